@@ -1,0 +1,183 @@
+"""The `aegan` command (DESIGN §4). Bad input ends with exit code 2 and one line saying what to do."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from aegan.errors import AeganError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + error
+        raise AeganError(f"{message} (see `{self.prog} --help`)")
+
+
+def _positive(kind: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{kind} must be an integer, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{kind} must be at least 1, got {value}")
+        return value
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="aegan", description="Autoencoder GANs and mode-collapse measurement.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a model on data (or continue a run with --resume)",
+                       description="aegan train MODEL --data SPEC [options] [key=value ...]  |  aegan train --resume RUN")
+    t.add_argument("args", nargs="*", metavar="MODEL [key=value ...]",
+                   help="model name, then config overrides such as optim.lr=1e-4 net.width=256")
+    t.add_argument("--data", help="ring8, grid25, digits, fashion-mnist, a .npy/.npz file or a folder of images")
+    t.add_argument("--steps", type=_positive("--steps"))
+    t.add_argument("--batch-size", type=_positive("--batch-size"))
+    t.add_argument("--seed", type=int)
+    t.add_argument("--out", help="run folder (default: runs/MODEL-DATA, numbered if taken)")
+    t.add_argument("--config", help="YAML file of config fields")
+    t.add_argument("--resume", metavar="RUN", help="continue RUN from its newest good checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing run folder given as --out")
+
+    s = sub.add_parser("sample", help="draw samples from a trained run into a .png or .npy file")
+    s.add_argument("run")
+    s.add_argument("--n", type=_positive("--n"), default=64)
+    s.add_argument("--out", required=True, help="FILE.png (picture) or FILE.npy (array in the data's units and layout)")
+    s.add_argument("--sampler", default=None)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+
+    e = sub.add_parser("eval", help="score a run; writes RUN/eval.json and prints a table")
+    e.add_argument("run")
+    e.add_argument("--n", type=_positive("--n"), default=10_000)
+    e.add_argument("--sampler", default=None)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--json", action="store_true", help="print eval.json on stdout instead of a table")
+
+    r = sub.add_parser("report", help="write a self-contained report.html for a run or a folder of runs")
+    r.add_argument("path")
+
+    d = sub.add_parser("demo", help="the main job: collapse and its cure on ring8 and grid25, on CPU in minutes")
+    d.add_argument("--out", default="demo")
+    d.add_argument("--steps", type=_positive("--steps"), default=None, help="steps per run (default: each model's)")
+    d.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def format_table(rows: list[dict[str, Any]], keys: Sequence[str]) -> str:
+    """A plain-text table of `keys` over `rows`; floats with 4 significant digits."""
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return "—" if v is None else str(v)
+    cells = [[fmt(r.get(k)) for k in keys] for r in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+    line = lambda values: "  ".join(v.rjust(w) for v, w in zip(values, widths))  # noqa: E731
+    return "\n".join([line(list(keys)), line(["-" * w for w in widths]), *(line(c) for c in cells)])
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from aegan.train import resume, train
+
+    if a.resume:
+        if a.args or a.data or a.config or a.batch_size or a.seed is not None or a.out:
+            raise AeganError("--resume RUN continues RUN with its own config: give only --resume (and --steps)")
+        run = resume(a.resume, steps=a.steps)
+    else:
+        if not a.args:
+            raise AeganError("name a model, e.g. `aegan train gan --data grid25`, or continue a run with --resume RUN")
+        model, overrides = a.args[0], a.args[1:]
+        if "=" in model:
+            raise AeganError(f"the first argument must be a model name, got {model!r}")
+        if not a.data:
+            raise AeganError(f"say which data to train on: aegan train {model} --data SPEC")
+        run = train(model, a.data, steps=a.steps, out=a.out, seed=a.seed, batch_size=a.batch_size,
+                              config=a.config, overrides=overrides, overwrite=a.overwrite)
+    print(f"trained {run.config.model} on {run.config.data} to step {run.step}: {run.path}")
+    return 0
+
+
+def cmd_sample(a: argparse.Namespace) -> int:
+    from aegan.checkpoint import atomic_write_bytes
+    from aegan.run import Run
+
+    out = Path(a.out)
+    if out.suffix.lower() not in (".png", ".npy"):
+        raise AeganError(f"--out must end in .png or .npy, got {out}")
+    if out.exists() and not a.overwrite:
+        raise AeganError(f"{out} already exists: choose another --out or add --overwrite")
+    if not out.parent.is_dir():
+        raise AeganError(f"folder {out.parent} does not exist: create it first")
+    run = Run.load(a.run)
+    x = run.sample_model(a.n, sampler=a.sampler or run.model.samplers[0], seed=a.seed)
+    if out.suffix.lower() == ".npy":
+        import io
+
+        import numpy as np
+
+        buf = io.BytesIO()
+        np.save(buf, run.transform.to_array(x), allow_pickle=False)
+        atomic_write_bytes(out, buf.getvalue())
+    else:
+        from aegan import plots
+
+        if run.info["kind"] == "vector":
+            centres = run.modes[0].numpy() if run.modes else None
+            plots.scatter_png(run.transform.to_data(x).numpy(), out, centres=centres,
+                              title=f"{run.config.model} on {run.config.data}, step {run.step}")
+        else:
+            plots.image_grid_png(((x.clamp(-1, 1) + 1) / 2).numpy(), out)
+    print(f"wrote {a.n} samples to {out}")
+    return 0
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from aegan.evaluate import evaluate
+
+    scores = evaluate(a.run, n=a.n, sampler=a.sampler, seed=a.seed)
+    if a.json:
+        print(json.dumps(scores, indent=2))
+    else:
+        print(format_table([scores], list(scores)))
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from aegan.report import write_report
+
+    if not Path(a.path).is_dir():
+        raise AeganError(f"{a.path} is not a folder: give a run folder or a folder of runs")
+    print(f"wrote {write_report(a.path)}")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from aegan.demo import demo
+
+    demo(out=a.out, steps=a.steps, seed=a.seed)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    commands = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo}
+    try:
+        a = build_parser().parse_args(argv)
+        return commands[a.command](a)
+    except AeganError as e:
+        print(f"aegan: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("aegan: interrupted; continue a training run with `aegan train --resume RUN`", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

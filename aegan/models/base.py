@@ -1,0 +1,70 @@
+"""What a model declares: its networks, its prior, its phases, and the forward passes its phases share.
+
+A phase is one optimizer step: the networks it updates, every how many steps it runs, and the function
+computing its loss. The training loop (aegan/train.py) owns zero_grad/backward/step, so which network
+gets which gradient is visible in one place; a model only says what each phase minimises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Callable, ClassVar
+
+import torch
+from torch import nn
+
+from aegan.config import Config
+
+Logs = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str  # optimizer name, e.g. "D" or "G"; loss logged as loss/<name>
+    nets: tuple[str, ...]  # networks this phase updates; all other networks are frozen during it
+    loss: Callable[[SimpleNamespace], tuple[torch.Tensor, Logs]]  # step state -> (scalar loss, extra logs)
+    every: int = 1  # run on steps where step % every == 0
+
+
+class Model(nn.Module):
+    """Base of every method. Subclasses set `name`, `paper`, build `self.nets` and define `phases` and `begin_step`."""
+
+    name: ClassVar[str]
+    paper: ClassVar[str]
+    samplers: ClassVar[tuple[str, ...]] = ("prior",)
+
+    def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
+        super().__init__()
+        self.shape = tuple(shape)  # one example as the model sees it: (D,) or (C, H, W)
+        self.latent_dim = cfg.net.latent_dim
+        self.cfg = cfg
+        self.nets = nn.ModuleDict()
+
+    @staticmethod
+    def defaults(kind: str) -> dict[str, Any]:
+        """Config values this model prefers for "vector" or "image" data, applied before the user's settings."""
+        return {}
+
+    def phases(self) -> list[Phase]:
+        raise NotImplementedError
+
+    def begin_step(self, x: torch.Tensor) -> SimpleNamespace:
+        """Draw the step's random inputs and run the forward passes several phases use, once, with gradients."""
+        raise NotImplementedError
+
+    def prior(self, n: int, device: torch.device | str = "cpu",
+              generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ N(0, I), (n, latent_dim); from `generator` if given (on its device), else the global RNG."""
+        if generator is not None:
+            return torch.randn(n, self.latent_dim, generator=generator).to(device)
+        return torch.randn(n, self.latent_dim, device=device)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        """(n, latent_dim) -> (n, *shape) on the model's scale."""
+        return self.nets["G"](z)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device

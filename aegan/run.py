@@ -1,0 +1,131 @@
+"""A trained run, loaded from its folder: the model, its config, and sampling in the data's own units.
+
+    run = aegan.load("runs/x")
+    x = run.sample(1000)          # torch.Tensor on CPU, in the data's units and layout
+    z = run.encode(x); x_rec = run.decode(z)   # models with an encoder
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from aegan import checkpoint, models
+from aegan.config import Config, read_yaml
+from aegan.data.base import Transform
+from aegan.errors import AeganError, CheckpointError, ConfigError
+from aegan.models.base import Model
+
+
+def build_model(cfg: Config, shape: tuple[int, ...]) -> Model:
+    return models.get(cfg.model)(tuple(shape), cfg)
+
+
+@torch.no_grad()
+def picture(model: Model, nets: dict[str, torch.nn.Module], z: torch.Tensor, transform: Transform, kind: str,
+            modes: dict[str, Any] | None, path: Path, title: str = "") -> Path:
+    """Samples G(z) as a picture: a scatter with the mode centres for vectors, an image grid for images.
+
+    Runs the networks in eval mode (batch-norm statistics are used, not updated), so drawing a picture does
+    not change training.
+    """
+    from aegan import plots
+
+    was_training = {name: net.training for name, net in nets.items()}
+    model.eval()
+    try:
+        x = model.generate(z.to(model.device)).float().cpu()  # (n, *shape) on the model's scale
+    finally:
+        for name, net in nets.items():
+            net.train(was_training[name])
+        model.train(any(was_training.values()))
+    if kind == "vector":
+        centres = np.asarray(modes["centres"]) if modes else None
+        return plots.scatter_png(transform.to_data(x).numpy(), path, centres=centres, title=title)
+    return plots.image_grid_png(((x.clamp(-1, 1) + 1) / 2).numpy(), path)
+
+
+class Run:
+    """A run folder with its model loaded from the newest good checkpoint."""
+
+    def __init__(self, path: Path, config: Config, model: Model, info: dict[str, Any], step: int) -> None:
+        self.path, self.config, self.model, self.info, self.step = Path(path), config, model, info, step
+        self.transform = Transform.from_json(info["transform"])
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, model={self.config.model!r}, data={self.config.data!r}, step={self.step})"
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Run":
+        path = Path(path)
+        if not (path / "config.yaml").is_file():
+            raise CheckpointError(f"{path} is not an aegan run folder (no config.yaml)")
+        try:
+            cfg = Config.from_dict(read_yaml(path / "config.yaml"))
+        except ConfigError as e:
+            raise CheckpointError(f"{path}/config.yaml was not written by this aegan: {e}") from None
+        try:
+            info = json.loads((path / "data.json").read_text())
+            Transform.from_json(info["transform"])
+            shape = tuple(int(d) for d in info["shape"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise CheckpointError(f"{path}/data.json is missing or corrupt: the run cannot be loaded") from None
+        model = build_model(cfg, shape)
+        state = checkpoint.latest(path / "checkpoints")
+        if state is None:
+            raise CheckpointError(f"{path} has no checkpoint yet: train it (or --resume it) first")
+        tensors, meta = state
+        from aegan.train import load_weights
+
+        load_weights(dict(model.nets.items()), tensors)
+        model.eval()
+        return cls(path, cfg, model, info, int(meta["step"]))
+
+    @property
+    def modes(self) -> tuple[torch.Tensor, float] | None:
+        m = self.info.get("modes")
+        return (torch.tensor(m["centres"]), float(m["std"])) if m else None
+
+    @torch.no_grad()
+    def sample_model(self, n: int, sampler: str = "prior", seed: int | None = None, batch: int = 10_000) -> torch.Tensor:
+        """n samples on the model's scale, (n, *shape), on CPU."""
+        if sampler not in self.model.samplers:
+            raise AeganError(f"model {self.config.model} has no sampler {sampler!r}: use one of "
+                             f"{', '.join(self.model.samplers)}")
+        if n < 1:
+            raise AeganError(f"the number of samples must be at least 1, got {n}")
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        self.model.eval()
+        out = [self.model.generate(self.model.prior(min(batch, n - i), self.model.device, generator=g)).cpu()
+               for i in range(0, n, batch)]
+        return torch.cat(out)
+
+    def sample(self, n: int, sampler: str = "prior", seed: int | None = None) -> torch.Tensor:
+        """n samples in the data's units and layout (CPU float32)."""
+        return self.transform.to_data(self.sample_model(n, sampler, seed))
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes (n, latent_dim) -> samples in data units."""
+        z = torch.as_tensor(z, dtype=torch.float32)
+        if z.ndim != 2 or z.shape[1] != self.model.latent_dim:
+            raise AeganError(f"decode expects codes of shape (n, {self.model.latent_dim}), got {tuple(z.shape)}")
+        self.model.eval()
+        return self.transform.to_data(self.model.generate(z.to(self.model.device)))
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Data (in data units and layout) -> codes (n, latent_dim), for models with an encoder."""
+        if "E" not in self.model.nets:
+            raise AeganError(f"model {self.config.model} has no encoder: use ae, aegan, vae, aae, vaegan or alphagan")
+        self.model.eval()
+        return self.model.encode(self.transform.to_model(x).to(self.model.device)).cpu()
+
+
+def load(path: str | Path) -> Run:
+    """Load a run folder (DESIGN §4b)."""
+    return Run.load(path)
