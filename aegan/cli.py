@@ -169,7 +169,11 @@ def cmd_demo(a: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     commands = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo}
     try:
-        a = build_parser().parse_args(argv)
+        a, extra = build_parser().parse_known_args(argv)
+        if extra and a.command == "train" and all("=" in e and not e.startswith("-") for e in extra):
+            a.args += extra  # key=value overrides written after options
+        elif extra:
+            raise AeganError(f"unrecognized arguments: {' '.join(extra)} (see `aegan {a.command} --help`)")
         return commands[a.command](a)
     except AeganError as e:
         print(f"aegan: error: {e}", file=sys.stderr)

@@ -16,7 +16,7 @@ import math
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from lightning_fabric import Fabric
@@ -25,6 +25,7 @@ from aegan import checkpoint, models
 from aegan import data as data_lib
 from aegan.config import Config, apply_dict, parse_override, read_yaml, set_value
 from aegan.errors import AeganError, CheckpointError, ConfigError
+from aegan.models.base import Model, Phase
 from aegan.run import Run, build_model, picture
 
 PICTURE_SEED = 1_234_567  # fixed z for sample pictures: the same points over time, no draw from the training RNG
@@ -220,24 +221,9 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False) -> R
         for step in range(start, cfg.steps):
             lr = lr_at(cfg, step)
             x = x_train[order.indices(step).to(x_train.device)]
-            for net in raw_nets.values():
-                net.requires_grad_(True)
-            s = model.begin_step(x)
-            for phase in phases:
-                if step % phase.every:
-                    continue
-                for name, net in raw_nets.items():
-                    net.requires_grad_(name in phase.nets)
-                loss, logs = phase.loss(s)
-                opt = optimizers[phase.name]
-                for group in opt.param_groups:
-                    group["lr"] = lr
-                opt.zero_grad(set_to_none=True)
-                fabric.backward(loss)
-                opt.step()
-                for key, value in ((f"loss/{phase.name}", loss), *((f"{phase.name}/{k}", v) for k, v in logs.items())):
-                    sums[key] = sums.get(key, 0.0) + value.detach().float()
-                    counts[key] = counts.get(key, 0) + 1
+            for key, value in train_step(model, raw_nets, phases, optimizers, x, step, lr, fabric.backward).items():
+                sums[key] = sums.get(key, 0.0) + value
+                counts[key] = counts.get(key, 0) + 1
             done = step + 1
             bar.update(1)
 
@@ -279,6 +265,34 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False) -> R
             model.nets[name] = net
             net.requires_grad_(True)
     return Run.load(out)
+
+
+def train_step(model: Model, nets: dict[str, torch.nn.Module], phases: Sequence[Phase], optimizers: dict[str, Any],
+               x: torch.Tensor, step: int, lr: float, backward: Callable[[torch.Tensor], Any] = torch.Tensor.backward,
+               ) -> dict[str, torch.Tensor]:
+    """One step: the shared forward passes, then each due phase with every network but its own frozen.
+
+    Returns the detached losses and extra logs of the phases that ran, keyed `loss/<phase>`, `<phase>/<name>`.
+    """
+    for net in nets.values():
+        net.requires_grad_(True)  # the shared forward passes record graphs for every network
+    s = model.begin_step(x)
+    logs: dict[str, torch.Tensor] = {}
+    for phase in phases:
+        if step % phase.every:
+            continue
+        for name, net in nets.items():
+            net.requires_grad_(name in phase.nets)  # no gradients are computed for frozen networks' weights
+        loss, extra = phase.loss(s)
+        opt = optimizers[phase.name]
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        backward(loss)
+        opt.step()
+        logs[f"loss/{phase.name}"] = loss.detach().float()
+        logs.update({f"{phase.name}/{k}": v.detach().float() for k, v in extra.items()})
+    return logs
 
 
 def save_checkpoint(out: Path, step: int, nets: dict[str, torch.nn.Module], optimizers: dict[str, Any],

@@ -1,0 +1,46 @@
+"""Data sources by name or path: `aegan.data.load("grid25")`, `load("my_images/")`, `load("x.npz")`.
+
+Built-in names live in one dict of loaders (`LOADERS`); a new data set is one more entry there.
+Anything else is taken as a path: a folder of PNG/JPEG images or a .npy / .npz array file.
+Every failure is a `DataError` with one line saying what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from aegan.data.base import Dataset, Transform
+from aegan.data.images import digits, fashion_mnist, from_array, from_array_file, from_folder
+from aegan.data.toy import grid25, ring8
+from aegan.errors import DataError
+
+LOADERS: dict[str, Callable[[], Dataset]] = {
+    "ring8": ring8,
+    "grid25": grid25,
+    "digits": digits,
+    "fashion-mnist": fashion_mnist,
+}
+NAMES: tuple[str, ...] = tuple(LOADERS)
+ARRAY_SUFFIXES = (".npy", ".npz")
+
+__all__ = ["Dataset", "Transform", "NAMES", "LOADERS", "load", "ring8", "grid25", "digits", "fashion_mnist",
+           "from_array", "from_array_file", "from_folder"]
+
+
+def load(spec: str | os.PathLike[str]) -> Dataset:
+    """A built-in name (see NAMES), a folder of PNG/JPEG images, or a .npy / .npz file -> Dataset."""
+    if isinstance(spec, str) and spec in LOADERS:
+        return LOADERS[spec]()
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return from_folder(path)
+    if path.suffix.lower() in ARRAY_SUFFIXES:
+        if not path.exists():
+            raise DataError(f"data file '{spec}' does not exist: check the path")
+        return from_array_file(path)
+    if path.exists():
+        raise DataError(f"cannot use '{spec}' as data: give a .npy/.npz file or a folder of PNG/JPEG images")
+    raise DataError(f"unknown data '{spec}': use one of {', '.join(NAMES)}, a .npy/.npz file or a folder of "
+                    f"PNG/JPEG images")

@@ -1,0 +1,437 @@
+"""Image data sets and user arrays: scikit-learn's digits, Fashion-MNIST, .npy/.npz files, folders of images.
+
+Everything is checked on the way in; bad input raises `DataError` with one line saying what is wrong
+and what to do, never a raw NumPy, Pillow or zlib exception. Models see vectors standardized per
+feature and images as float32 (N, C, H, W) in [-1, 1]; each `Transform` records the user's layout,
+dtype and scale so samples come back in the data's own units.
+
+Fashion-MNIST: Xiao, Rasul & Vollgraf, "Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine
+Learning Algorithms", 2017, arXiv:1708.07747. The idx format is parsed here with NumPy (big-endian
+header: magic 0x00000800 + D for unsigned bytes in D dimensions, then D uint32 sizes, then the bytes).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aegan.data.base import Dataset, Transform
+from aegan.errors import DataError
+
+SPLIT_SEED = 1_797  # fixed train/test permutations, independent of any training seed
+TEST_FRACTION = 0.1  # user data: 10% held out, at least 1 example, at most MAX_TEST
+MAX_TEST = 10_000
+DIGITS_TEST = 297  # digits: 1,500 train / 297 test
+MIN_IMAGE_SIDE = 4  # smaller images cannot go through a conv net's downsampling
+MAX_ABS = 1e15  # larger values overflow float32 statistics or the model's activations
+
+FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
+FASHION_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+ARRAY_KEYS = ("x", "data", "images")  # .npz keys for the data, in order of preference
+LABEL_KEYS = ("y", "labels")
+
+# Pillow modes -> how we read them. 16/32-bit grayscale is rescaled by hand: Pillow's convert("L") clips it.
+GRAY_MODES = ("1", "L", "LA")
+GRAY_16BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
+COLOUR_MODES = ("RGB", "RGBA", "RGBX", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV")
+
+
+def _one_line(e: BaseException) -> str:
+    """An exception as `Type: message` on one line, for the inside of a DataError."""
+    return f"{type(e).__name__}: {' '.join(str(e).split())}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Splits and the two ways to put an array on the model's scale
+# --------------------------------------------------------------------------------------------------
+
+
+def _split(n: int, n_test: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed random split of range(n) -> (train indices, test indices), each sorted."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    return perm[n_test:].sort().values, perm[:n_test].sort().values
+
+
+def _holdout_split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """User data: 10% held out (at least 1, at most 10,000); a single example is both train and test."""
+    if n == 1:
+        return torch.zeros(1, dtype=torch.long), torch.zeros(1, dtype=torch.long)
+    return _split(n, min(MAX_TEST, max(1, int(n * TEST_FRACTION))))
+
+
+def _labels_tensor(labels: np.ndarray | None, n: int, name: str) -> torch.Tensor | None:
+    """Labels -> int64 (n,), or None; DataError if they are not n integers."""
+    if labels is None:
+        return None
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu" or labels.shape != (n,):
+        raise DataError(f"{name}: labels must be {n} integers, shape ({n},), got dtype {labels.dtype} and shape "
+                        f"{labels.shape}: save them as an integer array 'y' with one label per example")
+    return torch.from_numpy(labels.astype(np.int64))
+
+
+def _to_model_images(transform: Transform, x: np.ndarray) -> torch.Tensor:
+    """`transform.to_model(x)` for images, computed in place: the same float32 operations, several times faster.
+
+    x: uint8 or float32 in `transform.layout` -> float32 (N, C, H, W) in [-1, 1], contiguous.
+    """
+    x = np.ascontiguousarray(x)
+    if not x.flags.writeable:  # e.g. np.frombuffer over idx bytes; torch warns on read-only arrays
+        x = x.copy()
+    t = torch.from_numpy(x).to(torch.float32, copy=True)
+    if transform.layout == "NHW":
+        t = t[:, None]
+    elif transform.layout == "NHWC":
+        t = t.permute(0, 3, 1, 2).contiguous()
+    return t.div_(transform.scale).mul_(2.0).sub_(1.0)  # x / scale * 2 - 1, as in Transform.to_model
+
+
+def _image_dataset(name: str, x: np.ndarray, layout: str, labels: np.ndarray | None = None) -> Dataset:
+    """Checked uint8 or float32 images in `layout` -> Dataset of (N, C, H, W) float32 in [-1, 1].
+
+    x: uint8 (scale 255) or float32 in [0, 1] (scale 1); (N, H, W), (N, C, H, W) or (N, H, W, C).
+    """
+    if x.dtype == np.uint8:
+        transform = Transform(kind="image", layout=layout, dtype="uint8", scale=255.0)
+    else:
+        transform = Transform(kind="image", layout=layout, dtype="float32", scale=1.0)
+    train_idx, test_idx = _holdout_split(len(x))
+    y = _labels_tensor(labels, len(x), name)
+    return Dataset(
+        name=name, kind="image",
+        train=_to_model_images(transform, x[train_idx.numpy()]),  # (N_train, C, H, W)
+        test=_to_model_images(transform, x[test_idx.numpy()]),  # (N_test, C, H, W)
+        transform=transform,
+        labels_train=None if y is None else y[train_idx],
+        labels_test=None if y is None else y[test_idx])
+
+
+def _vector_dataset(name: str, x: np.ndarray, labels: np.ndarray | None = None) -> Dataset:
+    """Checked real (N, D) -> Dataset standardized with the train split's per-feature mean and std."""
+    x64 = x.astype(np.float64)
+    train_idx, test_idx = _holdout_split(len(x))
+    train = x64[train_idx.numpy()]
+    mean = train.mean(axis=0)
+    std = train.std(axis=0)
+    std[std == 0] = 1.0  # constant features: keep them, centred
+    too_small = np.flatnonzero(std.astype(np.float32) == 0)
+    if too_small.size:
+        j = int(too_small[0])
+        raise DataError(f"{name}: feature {j} varies too little to standardize (std {std[j]:.3g}): "
+                        f"rescale it or drop it")
+    with np.errstate(over="ignore"):  # overflow is caught just below, with a message
+        z = ((x64 - mean) / std).astype(np.float32)  # (N, D) on the model's scale
+    if not np.isfinite(z).all():
+        row = int(np.argmin(np.isfinite(z).all(axis=1)))
+        raise DataError(f"{name}: standardizing row {row} gives values too large for float32: rescale the data")
+    transform = Transform(kind="standardize", layout="ND", dtype="float32", mean=mean.tolist(), std=std.tolist())
+    y = _labels_tensor(labels, len(x), name)
+    z_t = torch.from_numpy(z)
+    return Dataset(name=name, kind="vector", train=z_t[train_idx], test=z_t[test_idx], transform=transform,
+                   labels_train=None if y is None else y[train_idx],
+                   labels_test=None if y is None else y[test_idx])
+
+
+# --------------------------------------------------------------------------------------------------
+# Built-in image data sets
+# --------------------------------------------------------------------------------------------------
+
+
+def digits() -> Dataset:
+    """scikit-learn's 8x8 digits (1,797 images, values 0..16): 1,500 train / 297 test, with labels."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = bunch.images.astype(np.float32)[:, None]  # (1797, 1, 8, 8), 0..16
+    transform = Transform(kind="image", layout="NCHW", dtype="float32", scale=16.0)
+    train_idx, test_idx = _split(len(x), DIGITS_TEST)
+    y = torch.from_numpy(bunch.target.astype(np.int64))
+    return Dataset(name="digits", kind="image",
+                   train=_to_model_images(transform, x[train_idx.numpy()]),  # (1500, 1, 8, 8) in [-1, 1]
+                   test=_to_model_images(transform, x[test_idx.numpy()]),  # (297, 1, 8, 8)
+                   transform=transform, labels_train=y[train_idx], labels_test=y[test_idx])
+
+
+def read_idx(path: str | os.PathLike[str], ndim: int) -> np.ndarray:
+    """An idx file of unsigned bytes with `ndim` dimensions (plain or .gz) -> read-only uint8 array."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+        raise DataError(f"cannot read {path} ({_one_line(e)}): the file is corrupt or truncated; reinstall or "
+                        f"replace it") from e
+    magic = 0x00000800 | ndim  # 0x08: unsigned byte data; low byte: number of dimensions
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path} is too short for an idx header ({len(raw)} bytes): the file is truncated; "
+                        f"reinstall or replace it")
+    found = int.from_bytes(raw[:4], "big")
+    if found != magic:
+        raise DataError(f"{path} is not a {ndim}-D idx file of bytes (magic 0x{found:08x}, expected "
+                        f"0x{magic:08x}): check that it is the right file")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = int(np.prod(dims, dtype=np.int64))
+    if len(raw) - header != expected:
+        raise DataError(f"{path} holds {len(raw) - header} data bytes but its header says {dims} "
+                        f"({expected} bytes): the file is truncated or corrupt; reinstall or replace it")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    """folder/stem or folder/stem.gz, whichever exists (plain first)."""
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _fashion_folders(root: str | os.PathLike[str] | None) -> list[Path]:
+    """Where to look, in order: root if given (only there), else $AEGAN_DATA, then Debian's folder."""
+    if root is not None:
+        return [Path(root), Path(root) / "fashion-mnist"]
+    folders = []
+    if os.environ.get("AEGAN_DATA"):
+        env = Path(os.environ["AEGAN_DATA"])
+        folders += [env, env / "fashion-mnist"]
+    return folders + [FASHION_DEBIAN_DIR]
+
+
+def fashion_mnist(root: str | os.PathLike[str] | None = None) -> Dataset:
+    """Fashion-MNIST from its four idx files: 60,000 train / 10,000 test, (N, 1, 28, 28) in [-1, 1], labels 0..9.
+
+    root: a folder with the files (plain or .gz); None = $AEGAN_DATA (or $AEGAN_DATA/fashion-mnist),
+    then /usr/share/datasets/fashion-mnist (Debian's `dataset-fashion-mnist`).
+    """
+    folders = _fashion_folders(root)
+    files = None
+    for folder in folders:
+        found = [_find_idx(folder, stem) for stem in FASHION_FILES]
+        if all(found):
+            files = found
+            break
+    if files is None:
+        where = ", ".join(str(f) for f in folders)
+        raise DataError(f"fashion-mnist not found in {where}: `apt-get install dataset-fashion-mnist` or set "
+                        f"AEGAN_DATA to a folder with the idx files ({', '.join(FASHION_FILES)}, plain or .gz)")
+    train_x, train_y, test_x, test_y = (read_idx(f, ndim) for f, ndim in zip(files, (3, 1, 3, 1)))
+    for images, labels, f_images, f_labels in ((train_x, train_y, files[0], files[1]),
+                                               (test_x, test_y, files[2], files[3])):
+        if len(images) == 0:
+            raise DataError(f"{f_images} holds no images: reinstall or replace it")
+        if len(images) != len(labels):
+            raise DataError(f"{f_images} holds {len(images)} images but {f_labels} holds {len(labels)} labels: "
+                            f"the files do not belong together; reinstall them")
+    transform = Transform(kind="image", layout="NCHW", dtype="uint8", scale=255.0)
+    return Dataset(name="fashion-mnist", kind="image",
+                   train=_to_model_images(transform, train_x[:, None]),  # (60000, 1, 28, 28) in [-1, 1]
+                   test=_to_model_images(transform, test_x[:, None]),  # (10000, 1, 28, 28)
+                   transform=transform,
+                   labels_train=torch.from_numpy(train_y.astype(np.int64)),
+                   labels_test=torch.from_numpy(test_y.astype(np.int64)))
+
+
+# --------------------------------------------------------------------------------------------------
+# User arrays
+# --------------------------------------------------------------------------------------------------
+
+LAYOUT_HELP = ("use (N, D) vectors, (N, H, W) grayscale images, or (N, C, H, W) / (N, H, W, C) images "
+               "with C = 1 or 3")
+
+
+def _image_layout(shape: tuple[int, ...], name: str) -> str | None:
+    """Layout of an array shape: None for (N, D) vectors, else "NHW", "NCHW" or "NHWC"; DataError otherwise."""
+    if len(shape) == 2:
+        return None
+    if len(shape) == 3:
+        return "NHW"
+    if len(shape) == 4 and shape[1] in (1, 3):
+        return "NCHW"
+    if len(shape) == 4 and shape[3] in (1, 3):
+        return "NHWC"
+    if len(shape) == 4:
+        raise DataError(f"{name} has shape {shape}, with no channel axis of size 1 or 3: use (N, C, H, W) or "
+                        f"(N, H, W, C) with C = 1 (grayscale) or 3 (RGB); drop an alpha channel")
+    raise DataError(f"{name} has shape {shape}, which is not a data layout aegan knows: {LAYOUT_HELP}")
+
+
+def _check_values(x: np.ndarray, name: str) -> None:
+    """DataError naming the first row with NaN or ±Inf (floats only) or with |x| > 1e15."""
+    rows = x.reshape(len(x), -1)
+    if x.dtype.kind == "f":
+        finite = np.isfinite(rows).all(axis=1)
+        if not finite.all():
+            row = int(np.argmin(finite))
+            what = "NaN" if np.isnan(rows[row]).any() else "Inf"
+            raise DataError(f"{name} contains {what} at row {row}: clean or drop those rows")
+    lo, hi = rows.min(), rows.max()
+    if max(abs(float(lo)), abs(float(hi))) > MAX_ABS:
+        big = np.abs(rows.astype(np.float64)) > MAX_ABS
+        row = int(np.argmax(big.any(axis=1)))
+        raise DataError(f"{name} has values up to {float(np.abs(rows[row].astype(np.float64)).max()):.3g} "
+                        f"(row {row}), too large to train on: rescale the data so that |x| <= {MAX_ABS:.0e}")
+
+
+def _as_image_array(x: np.ndarray, name: str) -> np.ndarray:
+    """Check the values of image data -> uint8 (0..255) or float32 in [0, 1]."""
+    if x.dtype == np.uint8:
+        return x
+    lo, hi = float(x.min()), float(x.max())
+    if x.dtype.kind in "iu":
+        if lo < 0 or hi > 255:
+            raise DataError(f"{name}: integer images must lie in 0..255, got values in [{lo:.6g}, {hi:.6g}]: "
+                            f"save them as uint8, or as floats in [0, 1]")
+        return x.astype(np.uint8)
+    if lo < 0.0 or hi > 1.0:
+        raise DataError(f"{name}: float images must lie in [0, 1], got values in [{lo:.3g}, {hi:.3g}]: "
+                        f"scale them to [0, 1] or save them as uint8 0..255")
+    return x.astype(np.float32)
+
+
+def from_array(x: np.ndarray, labels: np.ndarray | None = None, name: str = "array") -> Dataset:
+    """A user array -> Dataset, after checking dtype, layout and values.
+
+    x: (N, D) real vectors (standardized per feature), or images (N, H, W), (N, C, H, W) or
+    (N, H, W, C) with C in {1, 3}, as uint8 0..255 or floats in [0, 1].
+    labels: optional int (N,). name: how errors and the run refer to the data (e.g. its path).
+    """
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiu":
+        raise DataError(f"{name} has dtype {x.dtype}, which aegan cannot train on: save real numbers "
+                        f"(floats or integers; uint8 for images)")
+    if x.size == 0:
+        raise DataError(f"{name} is empty (shape {x.shape}): it needs at least one example with at least one value")
+    layout = _image_layout(x.shape, name)
+    _check_values(x, name)
+    if layout is None:
+        return _vector_dataset(name, x, labels)
+    h, w = (x.shape[1], x.shape[2]) if layout in ("NHW", "NHWC") else (x.shape[2], x.shape[3])
+    if h < MIN_IMAGE_SIDE or w < MIN_IMAGE_SIDE:
+        raise DataError(f"{name} holds {h}x{w} images (shape {x.shape}), smaller than the {MIN_IMAGE_SIDE}x"
+                        f"{MIN_IMAGE_SIDE} minimum: use larger images, or reshape to (N, D) to train on vectors")
+    return _image_dataset(name, _as_image_array(x, name), layout, labels)
+
+
+def _load_array_file(path: Path, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """.npy or .npz -> (data, labels or None), without ever unpickling."""
+    if not path.is_file():
+        raise DataError(f"data file {name} does not exist: check the path")
+    with open(path, "rb") as f:
+        head = f.read(6)
+    is_npz = head.startswith(b"PK")  # .npz is a zip archive
+    if head != b"\x93NUMPY" and not is_npz:
+        raise DataError(f"{name} is not a NumPy .npy/.npz file (it may be a Python pickle): save the data with "
+                        f"np.save or np.savez")
+    try:
+        if is_npz:
+            with np.load(path, allow_pickle=False) as npz:
+                return _pick_npz_arrays(npz, name)
+        return np.load(path, allow_pickle=False), None
+    except DataError:
+        raise
+    except ValueError as e:
+        if "pickle" in str(e):  # numpy: "Object arrays cannot be loaded when allow_pickle=False"
+            raise DataError(f"{name} holds Python objects (an object array or pickle), which aegan does not "
+                            f"load: save a numeric array instead") from e
+        raise DataError(f"cannot read {name} ({_one_line(e)}): the file is corrupt or truncated; save it again") from e
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
+        raise DataError(f"cannot read {name} ({_one_line(e)}): the file is corrupt or truncated; save it again") from e
+
+
+def _pick_npz_arrays(npz: "np.lib.npyio.NpzFile", name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The data array of an .npz (its only array, or 'x' / 'data' / 'images') and labels 'y' / 'labels'."""
+    keys = list(npz.files)
+    if not keys:
+        raise DataError(f"{name} holds no arrays: save the data with np.savez(path, x=data)")
+    if len(keys) == 1:
+        return npz[keys[0]], None
+    data_key = next((k for k in ARRAY_KEYS if k in keys), None)
+    if data_key is None:
+        raise DataError(f"{name} holds arrays {keys} and aegan cannot tell which is the data: name it "
+                        f"'x' (or 'data', 'images') and the optional labels 'y' (or 'labels')")
+    label_key = next((k for k in LABEL_KEYS if k in keys), None)
+    return npz[data_key], (None if label_key is None else npz[label_key])
+
+
+def from_array_file(path: str | os.PathLike[str]) -> Dataset:
+    """A user .npy / .npz file -> Dataset (see `from_array` for accepted shapes and dtypes); name = the path."""
+    name = str(path)
+    x, labels = _load_array_file(Path(path), name)
+    return from_array(x, labels, name=name)
+
+
+# --------------------------------------------------------------------------------------------------
+# Folders of images
+# --------------------------------------------------------------------------------------------------
+
+
+def _read_image(path: Path) -> tuple[np.ndarray, bool]:
+    """One PNG/JPEG -> (uint8 (H, W) or (H, W, 3), is_colour); DataError if Pillow cannot read it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in GRAY_MODES:
+                return np.asarray(im.convert("L")), False
+            if im.mode in GRAY_16BIT_MODES:  # 0..65535 -> 0..255
+                a = np.asarray(im).astype(np.float64) / 257.0
+                return np.clip(np.rint(a), 0, 255).astype(np.uint8), False
+            if im.mode in COLOUR_MODES:
+                return np.asarray(im.convert("RGB")), True
+            mode = im.mode
+    except UnidentifiedImageError as e:
+        raise DataError(f"cannot read image {path}: it is not a PNG/JPEG file Pillow can open; replace or remove "
+                        f"it") from e
+    except Exception as e:  # Pillow raises many types (OSError, SyntaxError, zlib.error, ...) for bad files
+        raise DataError(f"cannot read image {path} ({_one_line(e)}): replace or remove the file") from e
+    raise DataError(f"image {path} has Pillow mode {mode!r}, which aegan does not read: save it as 8-bit "
+                    f"grayscale or RGB")
+
+
+def from_folder(path: str | os.PathLike[str]) -> Dataset:
+    """A folder of same-size PNG/JPEG images (not searched recursively) -> Dataset; name = the path.
+
+    Grayscale images give layout "NHW", colour images (RGB; alpha is dropped) "NHWC", both uint8.
+    """
+    folder = Path(path)
+    name = str(path)
+    if not folder.is_dir():
+        raise DataError(f"{name} is not a folder: give a folder of PNG/JPEG images")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise DataError(f"{name} contains no PNG/JPEG images (.png, .jpg, .jpeg): put the images directly in it "
+                        f"(subfolders are not searched)")
+    arrays: list[np.ndarray] = []
+    first_gray: Path | None = None
+    first_colour: Path | None = None
+    for f in files:
+        a, colour = _read_image(f)
+        if arrays and a.shape[:2] != arrays[0].shape[:2]:
+            (h0, w0), (h, w) = arrays[0].shape[:2], a.shape[:2]
+            raise DataError(f"images in {name} differ in size: {files[0].name} is {w0}x{h0} but {f.name} is "
+                            f"{w}x{h}: resize them all to one size")
+        if colour:
+            first_colour = first_colour or f
+        else:
+            first_gray = first_gray or f
+        if first_gray is not None and first_colour is not None:
+            raise DataError(f"{name} mixes grayscale and colour images ({first_gray.name} is grayscale, "
+                            f"{first_colour.name} is colour): convert them all to RGB, or all to grayscale")
+        arrays.append(a)
+    x = np.stack(arrays)  # (N, H, W) or (N, H, W, 3), uint8
+    h, w = x.shape[1:3]
+    if h < MIN_IMAGE_SIDE or w < MIN_IMAGE_SIDE:
+        raise DataError(f"the images in {name} are {w}x{h}, smaller than the {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} "
+                        f"minimum: use larger images")
+    return _image_dataset(name, x, "NHWC" if first_colour is not None else "NHW")

@@ -1,0 +1,429 @@
+"""One self-contained HTML page for a run folder, or for a folder of runs.
+
+`write_report(path)` reads the run folder contract (DESIGN §5): `config.yaml`, `metrics.jsonl`,
+`eval.json`, `samples/step_NNNNNNN.png`, `data.json`, and any extra pictures in `report/*.png`.
+Only `config.yaml` is required; whatever else is missing is named in the page instead.
+
+The page has no JavaScript and no external resources: CSS is inline and every PNG is embedded as a
+base64 data URI, so the single file can be mailed or attached to an issue. All text is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from aegan.errors import AeganError
+from aegan.plots import loss_curves_png, write_atomically
+
+REPORT_NAME = "report.html"
+MISSING = "—"  # shown for a value a run does not have
+MAX_EARLIER_SAMPLES = 4  # earlier sample pictures shown in the strip under the latest one
+
+# eval.json keys in the order a reader scans them (DESIGN §3); unknown numeric keys follow, sorted,
+# and the bookkeeping keys come last.
+EVAL_KEY_ORDER = [
+    "modes_covered", "modes_total", "high_quality_fraction", "kl_modes",
+    "fd", "kid", "classifier_score", "precision", "recall", "density", "coverage",
+    "msssim_samples", "msssim_data", "birthday_support", "ndb", "ndb_k",
+    "recon_error_test", "code_kl",
+]
+EVAL_KEYS_LAST = ["n_samples", "seed", "step"]
+
+_SAMPLE_NAME = re.compile(r"^step_(\d+)\.png$")
+
+__all__ = ["write_report"]
+
+
+# ------------------------------------------------------------------------------------ reading a run
+
+
+@dataclass
+class RunData:
+    """Everything the report shows about one run folder; None or empty where a file is missing."""
+
+    name: str
+    folder: Path
+    config: dict[str, Any] | None = None
+    config_error: str | None = None
+    records: list[dict[str, Any]] = field(default_factory=list)
+    bad_metric_lines: int = 0
+    eval: dict[str, Any] | None = None
+    eval_error: str | None = None
+    data_info: dict[str, Any] | None = None
+    samples: list[tuple[int, Path]] = field(default_factory=list)  # (step, png), ascending step
+    extra_pictures: list[Path] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def _read_json(path: Path) -> tuple[Any, str | None]:
+    """(value, None) or (None, one-line reason it could not be read)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), None
+    except (OSError, ValueError) as e:
+        return None, f"{path.name} could not be read: {e}"
+
+
+def _read_config(run: RunData) -> None:
+    try:
+        config = yaml.safe_load((run.folder / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        run.config_error = f"config.yaml could not be read: {str(e).splitlines()[0] if str(e) else e!r}"
+        return
+    if isinstance(config, dict):
+        run.config = config
+    else:
+        run.config_error = f"config.yaml is not a mapping (got {type(config).__name__})"
+
+
+def _read_metrics(run: RunData) -> None:
+    """Parse metrics.jsonl; a torn last line (a run still writing) or a bad line is counted, not fatal."""
+    path = run.folder / "metrics.jsonl"
+    if not path.is_file():
+        run.missing.append("metrics.jsonl")
+        return
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            run.bad_metric_lines += 1
+            continue
+        if isinstance(record, dict):
+            run.records.append(record)
+        else:
+            run.bad_metric_lines += 1
+
+
+def _read_eval(run: RunData) -> None:
+    path = run.folder / "eval.json"
+    if not path.is_file():
+        run.missing.append("eval.json")
+        return
+    value, error = _read_json(path)
+    if isinstance(value, dict):
+        run.eval = value
+    else:
+        run.eval_error = error or "eval.json is not a JSON object"
+
+
+def _read_samples(run: RunData) -> None:
+    folder = run.folder / "samples"
+    found = []
+    if folder.is_dir():
+        for png in folder.iterdir():
+            match = _SAMPLE_NAME.match(png.name)
+            if match and png.is_file():
+                found.append((int(match.group(1)), png))
+    if not found:
+        run.missing.append("samples/step_*.png")
+    run.samples = sorted(found)
+
+
+def load_run(folder: Path) -> RunData:
+    """Read one run folder (which has a config.yaml) into a RunData."""
+    run = RunData(name=folder.name, folder=folder)
+    _read_config(run)
+    _read_metrics(run)
+    _read_eval(run)
+    if (folder / "data.json").is_file():
+        info, _ = _read_json(folder / "data.json")
+        run.data_info = info if isinstance(info, dict) else None
+    else:
+        run.missing.append("data.json")
+    _read_samples(run)
+    report_dir = folder / "report"
+    run.extra_pictures = sorted(report_dir.glob("*.png")) if report_dir.is_dir() else []
+    return run
+
+
+def find_runs(path: Path) -> list[Path]:
+    """[path] if it is a run folder, else its immediate subfolders that are runs, sorted by name."""
+    if not path.is_dir():
+        raise AeganError(f"report: {path} is not a folder; give a run folder or a folder of runs")
+    if (path / "config.yaml").is_file():
+        return [path]
+    runs = sorted(p for p in path.iterdir() if p.is_dir() and (p / "config.yaml").is_file())
+    if not runs:
+        raise AeganError(
+            f"report: no runs in {path}: neither it nor any subfolder has a config.yaml; "
+            "give a run folder (made by `aegan train`) or a folder of them"
+        )
+    return runs
+
+
+# --------------------------------------------------------------------------------- formatting values
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+def fmt(value: object) -> str:
+    """A cell's text: ints as they are, floats to 4 significant digits, None as "—"."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isfinite(v) and v == int(v) and abs(v) < 1e15:
+            return str(int(v))
+        return f"{v:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def _name_of(value: object) -> str | None:
+    """`model`/`data` may be a plain name or a mapping with a name-like field."""
+    if isinstance(value, dict):
+        for key in ("name", "preset", "kind", "type"):
+            if isinstance(value.get(key), str):
+                return value[key]
+        return None
+    return None if value is None else fmt(value)
+
+
+def _flatten(mapping: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value:
+            rows.extend(_flatten(value, f"{prefix}{key}."))
+        else:
+            rows.append((f"{prefix}{key}", value))
+    return rows
+
+
+def _eval_columns(evals: list[dict[str, Any]]) -> list[str]:
+    """Numeric eval.json keys present in any run: EVAL_KEY_ORDER first, then others, then bookkeeping."""
+    present = {k for e in evals for k, v in e.items() if _is_number(v)}
+    known = [k for k in EVAL_KEY_ORDER if k in present]
+    last = [k for k in EVAL_KEYS_LAST if k in present]
+    others = sorted(present - set(known) - set(last))
+    return known + others + last
+
+
+def _modes_text(ev: dict[str, Any]) -> str:
+    covered, total = ev.get("modes_covered"), ev.get("modes_total")
+    if covered is None and total is None:
+        return MISSING
+    return f"{fmt(covered)} / {fmt(total)}"
+
+
+# -------------------------------------------------------------------------------------- HTML pieces
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1100px;
+       padding: 0 1em; color: #222; line-height: 1.4; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.3em; border-bottom: 1px solid #ccc; padding-top: 1em; }
+h3 { font-size: 1.05em; margin-bottom: 0.3em; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.note { color: #8a5a00; background: #fff7e6; padding: 0.3em 0.6em; border-left: 3px solid #e6a700; }
+.muted { color: #777; }
+figure { display: inline-block; margin: 0.4em 0.8em 0.4em 0; vertical-align: top; }
+figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.85em; color: #555; text-align: center; }
+.strip img { max-height: 160px; }
+pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
+"""
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _figure(png: bytes, caption: str, alt: str = "") -> str:
+    return (f'<figure><img src="{_data_uri(png)}" alt="{esc(alt or caption)}">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>")
+
+
+def _figure_from_file(path: Path, caption: str) -> str:
+    try:
+        return _figure(path.read_bytes(), caption)
+    except OSError as e:
+        return f'<p class="note">{esc(path.name)} could not be read: {esc(e)}</p>'
+
+
+def _table(header: list[str], rows: list[list[str]], numeric_from: int = 1) -> str:
+    """A table whose cells are already text; columns from `numeric_from` on are right-aligned."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(
+            f'<td class="num">{esc(c)}</td>' if i >= numeric_from else f"<td>{esc(c)}</td>"
+            for i, c in enumerate(row)
+        ) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{esc(text)}</p>'
+
+
+# ------------------------------------------------------------------------------------ page sections
+
+
+def _run_cfg(run: RunData, key: str) -> object:
+    return (run.config or {}).get(key)
+
+
+def _data_label(run: RunData) -> str:
+    name = _name_of(_run_cfg(run, "data")) or MISSING
+    kind = (run.data_info or {}).get("kind")
+    return f"{name} ({kind})" if isinstance(kind, str) else name
+
+
+def summary_section(runs: list[RunData]) -> str:
+    """One row per run: name, model, data, steps, the numeric eval.json keys, then the sampler."""
+    evals = [r.eval or {} for r in runs]
+    columns = _eval_columns(evals)
+    has_modes = any(c in columns for c in ("modes_covered", "modes_total"))
+    rest = [c for c in columns if c not in ("modes_covered", "modes_total")]
+    has_sampler = any(isinstance(e.get("sampler"), str) for e in evals)
+    header = (["run", "model", "data", "steps"] + (["modes covered / total"] if has_modes else []) + rest
+              + (["sampler"] if has_sampler else []))
+    rows = []
+    for run, ev in zip(runs, evals):
+        row = [run.name, _name_of(_run_cfg(run, "model")) or MISSING, _data_label(run),
+               fmt(_run_cfg(run, "steps"))]
+        if has_modes:
+            row.append(_modes_text(ev))
+        row += [fmt(ev.get(c)) if _is_number(ev.get(c)) else MISSING for c in rest]
+        if has_sampler:
+            row.append(ev["sampler"] if isinstance(ev.get("sampler"), str) else MISSING)
+        rows.append(row)
+    return f"<h2>Summary</h2>{_table(header, rows, numeric_from=3)}"
+
+
+def _config_html(run: RunData) -> str:
+    if run.config is None:
+        return _note(run.config_error or "config.yaml could not be read")
+    main = [k for k in ("model", "data", "steps", "seed") if k in run.config]
+    rows = [[k, fmt(_name_of(run.config[k]) if isinstance(run.config[k], dict) else run.config[k])] for k in main]
+    full = yaml.safe_dump(run.config, sort_keys=False, default_flow_style=False)
+    return (f"<h3>Config</h3>{_table(['field', 'value'], rows, numeric_from=2)}"
+            f"<details><summary>Full config.yaml ({len(_flatten(run.config))} fields)</summary>"
+            f"<pre>{esc(full)}</pre></details>")
+
+
+def _eval_html(run: RunData) -> str:
+    if run.eval is None:
+        return "<h3>Evaluation</h3>" + _note(run.eval_error or "No eval.json: this run was not evaluated "
+                                             "(run `aegan eval` on it).")
+    order = _eval_columns([run.eval])
+    strings = sorted(k for k, v in run.eval.items() if not _is_number(v))
+    rows = [[k, fmt(run.eval[k])] for k in strings + order]
+    return f"<h3>Evaluation (eval.json)</h3>{_table(['metric', 'value'], rows)}"
+
+
+def _training_html(run: RunData) -> str:
+    if not run.records:
+        what = "metrics.jsonl is missing" if "metrics.jsonl" in run.missing else "metrics.jsonl has no records"
+        return "<h3>Training log</h3>" + _note(what + ".")
+    last = run.records[-1]
+    keys = [k for k in last if k != "step" and _is_number(last[k])]
+    rows = [[k, fmt(last[k])] for k in sorted(keys, key=lambda k: (not k.startswith("loss/"), k))]
+    intro = (f'<p class="muted">{len(run.records)} records; values at the last logged step '
+             f"{esc(fmt(last.get('step')))}.</p>")
+    bad = _note(f"{run.bad_metric_lines} line(s) of metrics.jsonl could not be parsed and were skipped.") \
+        if run.bad_metric_lines else ""
+    return f"<h3>Training log</h3>{intro}{bad}{_table(['key', 'value'], rows)}"
+
+
+def _loss_curves_html(run: RunData) -> str:
+    if not run.records:
+        return ""
+    with tempfile.TemporaryDirectory() as tmp:
+        png = loss_curves_png(run.records, Path(tmp) / "losses.png", title=run.name)
+        if png is None:
+            return "<h3>Loss curves</h3>" + _note("metrics.jsonl has no loss/ or monitor/ values to plot.")
+        return "<h3>Loss curves</h3>" + _figure(png.read_bytes(), "losses against step")
+
+
+def _earlier_samples(samples: list[tuple[int, Path]]) -> list[tuple[int, Path]]:
+    """Up to MAX_EARLIER_SAMPLES of the samples before the latest, spread evenly, first one included."""
+    earlier = samples[:-1]
+    if len(earlier) <= MAX_EARLIER_SAMPLES:
+        return earlier
+    picks = np.linspace(0, len(earlier) - 1, MAX_EARLIER_SAMPLES).round().astype(int)
+    return [earlier[i] for i in sorted(set(picks.tolist()))]
+
+
+def _samples_html(run: RunData) -> str:
+    if not run.samples:
+        return "<h3>Samples</h3>" + _note("No sample pictures: samples/ has no step_*.png files.")
+    step, latest = run.samples[-1]
+    out = "<h3>Samples</h3>" + _figure_from_file(latest, f"step {step} (latest)")
+    earlier = _earlier_samples(run.samples)
+    if earlier:
+        figures = "".join(_figure_from_file(p, f"step {s}") for s, p in earlier)
+        out += f'<div class="strip"><p class="muted">Earlier samples:</p>{figures}</div>'
+    return out
+
+
+def _extra_pictures_html(run: RunData) -> str:
+    if not run.extra_pictures:
+        return ""
+    return "<h3>More pictures</h3>" + "".join(_figure_from_file(p, p.stem) for p in run.extra_pictures)
+
+
+def run_section(run: RunData) -> str:
+    """Heading, what is missing, config, evaluation, training log, samples, curves, more pictures."""
+    model = _name_of(_run_cfg(run, "model")) or MISSING
+    subtitle = f"— {model} on {_data_label(run)}"
+    heading = f'<h2 id="{esc(run.name)}">{esc(run.name)} <span class="muted">{esc(subtitle)}</span></h2>'
+    missing = _note("Missing from this run folder: " + ", ".join(run.missing) + ".") if run.missing else ""
+    return "".join([
+        f"<section>{heading}{missing}",
+        _config_html(run), _eval_html(run), _training_html(run),
+        _samples_html(run), _loss_curves_html(run), _extra_pictures_html(run),
+        "</section>",
+    ])
+
+
+def render(path: Path, runs: list[RunData], folder_of_runs: bool) -> str:
+    title = f"aegan report: {path.name or path}"
+    body = summary_section(runs) if folder_of_runs else ""
+    body += "".join(run_section(r) for r in runs)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{esc(title)}</title><style>{CSS}</style></head>"
+            f"<body><h1>{esc(title)}</h1>{body}</body></html>\n")
+
+
+# ----------------------------------------------------------------------------------------- entry point
+
+
+def write_report(path: str | Path) -> Path:
+    """Write `path/report.html` for a run folder, or for a folder whose subfolders are runs; return its path.
+
+    A folder is a run when it holds config.yaml. For a folder of runs the page starts with a summary table.
+    Raises AeganError if `path` is neither a run nor holds any run.
+    """
+    path = Path(path).resolve()
+    run_folders = find_runs(path)
+    folder_of_runs = run_folders != [path]
+    runs = [load_run(f) for f in run_folders]
+    page = render(path, runs, folder_of_runs)
+
+    return write_atomically(path / REPORT_NAME, lambda f: f.write(page.encode("utf-8")))
