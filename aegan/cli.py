@@ -117,7 +117,7 @@ def cmd_sample(a: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise AeganError(f"folder {out.parent} does not exist: create it first")
     run = Run.load(a.run)
-    x = run.sample_model(a.n, sampler=a.sampler or run.model.samplers[0], seed=a.seed)
+    x = run.sample_model(a.n, sampler=a.sampler, seed=a.seed)
     if out.suffix.lower() == ".npy":
         import io
 

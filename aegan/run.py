@@ -55,6 +55,8 @@ class Run:
     def __init__(self, path: Path, config: Config, model: Model, info: dict[str, Any], step: int) -> None:
         self.path, self.config, self.model, self.info, self.step = Path(path), config, model, info, step
         self.transform = Transform.from_json(info["transform"])
+        self._code_samplers: dict[str, Any] = {}
+        self._data: Any = None
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, model={self.config.model!r}, data={self.config.data!r}, step={self.step})"
@@ -90,22 +92,63 @@ class Run:
         m = self.info.get("modes")
         return (torch.tensor(m["centres"]), float(m["std"])) if m else None
 
+    @property
+    def default_sampler(self) -> str:
+        return self.model.samplers[0]
+
+    def data(self):
+        """The run's data set, loaded once (needed to fit code samplers and to score reconstructions)."""
+        if self._data is None:
+            from aegan import data as data_lib
+
+            self._data = data_lib.load(self.config.data)
+        return self._data
+
     @torch.no_grad()
-    def sample_model(self, n: int, sampler: str = "prior", seed: int | None = None, batch: int = 10_000) -> torch.Tensor:
-        """n samples on the model's scale, (n, *shape), on CPU."""
+    def encode_model(self, x: torch.Tensor, batch: int = 10_000) -> torch.Tensor:
+        """Model-scale data (n, *shape) -> codes (n, latent_dim), on CPU, in batches."""
+        self.model.eval()
+        return torch.cat([self.model.encode(x[i:i + batch].to(self.model.device)).cpu()
+                          for i in range(0, len(x), batch)])
+
+    def code_sampler(self, name: str, refit: bool = False):
+        """The code model `name` (gaussian, gmm, codegan) of this run: loaded from RUN/samplers/, or fitted on
+        the encoder's codes of up to 20,000 training examples and stored there ("work on the code, not the data")."""
+        from aegan.samplers import SAMPLERS, load_sampler, save_sampler
+
+        if name in self._code_samplers and not refit:
+            return self._code_samplers[name]
+        folder = self.path / "samplers" / f"step_{self.step:07d}"  # code models belong to one checkpoint's encoder
+        sampler = None if refit else load_sampler(folder, name)
+        if sampler is None:
+            x = self.data().train
+            idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.config.seed))[:20_000]
+            codes = self.encode_model(x[idx])
+            sampler = SAMPLERS[name]().fit(codes, seed=self.config.seed)
+            folder.mkdir(parents=True, exist_ok=True)
+            save_sampler(sampler, folder)
+        self._code_samplers[name] = sampler
+        return sampler
+
+    @torch.no_grad()
+    def sample_model(self, n: int, sampler: str | None = None, seed: int | None = None,
+                     batch: int = 10_000) -> torch.Tensor:
+        """n samples on the model's scale, (n, *shape), on CPU. `sampler` defaults to the model's first."""
+        sampler = sampler or self.default_sampler
         if sampler not in self.model.samplers:
             raise AeganError(f"model {self.config.model} has no sampler {sampler!r}: use one of "
                              f"{', '.join(self.model.samplers)}")
         if n < 1:
             raise AeganError(f"the number of samples must be at least 1, got {n}")
         g = torch.Generator().manual_seed(seed) if seed is not None else None
+        draw = (lambda k: self.model.prior(k, "cpu", generator=g)) if sampler == "prior" else \
+            (lambda k, code_model=self.code_sampler(sampler): code_model.sample(k, generator=g))
         self.model.eval()
-        out = [self.model.generate(self.model.prior(min(batch, n - i), self.model.device, generator=g)).cpu()
-               for i in range(0, n, batch)]
-        return torch.cat(out)
+        return torch.cat([self.model.generate(draw(min(batch, n - i)).to(self.model.device)).cpu()
+                          for i in range(0, n, batch)])
 
-    def sample(self, n: int, sampler: str = "prior", seed: int | None = None) -> torch.Tensor:
-        """n samples in the data's units and layout (CPU float32)."""
+    def sample(self, n: int, sampler: str | None = None, seed: int | None = None) -> torch.Tensor:
+        """n samples in the data's units and layout (CPU float32); `sampler` defaults to the model's first."""
         return self.transform.to_data(self.sample_model(n, sampler, seed))
 
     @torch.no_grad()
@@ -120,10 +163,9 @@ class Run:
     @torch.no_grad()
     def encode(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Data (in data units and layout) -> codes (n, latent_dim), for models with an encoder."""
-        if "E" not in self.model.nets:
+        if not self.model.has_encoder:
             raise AeganError(f"model {self.config.model} has no encoder: use ae, aegan, vae, aae, vaegan or alphagan")
-        self.model.eval()
-        return self.model.encode(self.transform.to_model(x).to(self.model.device)).cpu()
+        return self.encode_model(self.transform.to_model(x))
 
 
 def load(path: str | Path) -> Run:

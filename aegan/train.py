@@ -173,8 +173,8 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False) -> R
     model = build_model(cfg, ds.shape)
     raw_nets = dict(model.nets.items())
     phases = model.phases()
-    optimizers = {p.name: torch.optim.Adam([q for n in p.nets for q in raw_nets[n].parameters()],
-                                           lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2))
+    optimizers = {p.name: torch.optim.Adam(_params(raw_nets, p.nets), lr=cfg.optim.lr,
+                                           betas=(cfg.optim.beta1, cfg.optim.beta2))
                   for p in phases}
 
     start, elapsed = 0, 0.0
@@ -193,6 +193,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False) -> R
     for name, net in raw_nets.items():
         model.nets[name] = fabric.setup_module(net)
     optimizers = {name: fabric.setup_optimizers(opt) for name, opt in optimizers.items()}
+    net_params = {name: list(net.parameters()) for name, net in raw_nets.items()}
 
     writer = None
     if fabric.is_global_zero:
@@ -221,7 +222,8 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False) -> R
         for step in range(start, cfg.steps):
             lr = lr_at(cfg, step)
             x = x_train[order.indices(step).to(x_train.device)]
-            for key, value in train_step(model, raw_nets, phases, optimizers, x, step, lr, fabric.backward).items():
+            logs = train_step(model, raw_nets, phases, optimizers, x, step, lr, fabric.backward, net_params)
+            for key, value in logs.items():
                 sums[key] = sums.get(key, 0.0) + value
                 counts[key] = counts.get(key, 0) + 1
             done = step + 1
@@ -264,35 +266,53 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False) -> R
         for name, net in raw_nets.items():
             model.nets[name] = net
             net.requires_grad_(True)
-    return Run.load(out)
+    run = Run.load(out)
+    if fabric.is_global_zero and run.default_sampler != "prior":
+        run._data = ds
+        run.code_sampler(run.default_sampler)  # fit the default code model now, so the run folder is complete
+    return run
 
 
 def train_step(model: Model, nets: dict[str, torch.nn.Module], phases: Sequence[Phase], optimizers: dict[str, Any],
-               x: torch.Tensor, step: int, lr: float, backward: Callable[[torch.Tensor], Any] = torch.Tensor.backward,
-               ) -> dict[str, torch.Tensor]:
+               x: torch.Tensor, step: int, lr: float, backward: Callable[..., Any] = torch.Tensor.backward,
+               params: dict[str, list[torch.Tensor]] | None = None) -> dict[str, torch.Tensor]:
     """One step: the shared forward passes, then each due phase with every network but its own frozen.
 
+    `params` maps each network name to its parameter list (computed here if not given; the loop passes it
+    once, since walking the modules every step costs more than a small network's forward pass).
     Returns the detached losses and extra logs of the phases that ran, keyed `loss/<phase>`, `<phase>/<name>`.
     """
-    for net in nets.values():
-        net.requires_grad_(True)  # the shared forward passes record graphs for every network
+    params = params if params is not None else {name: list(net.parameters()) for name, net in nets.items()}
+    _set_trainable(params, nets)  # the shared forward passes record graphs for every network
     s = model.begin_step(x)
     logs: dict[str, torch.Tensor] = {}
     for phase in phases:
         if step % phase.every:
             continue
-        for name, net in nets.items():
-            net.requires_grad_(name in phase.nets)  # no gradients are computed for frozen networks' weights
+        _set_trainable(params, phase.nets)  # new forward passes record no weight gradients for frozen nets
         loss, extra = phase.loss(s)
         opt = optimizers[phase.name]
         for group in opt.param_groups:
             group["lr"] = lr
         opt.zero_grad(set_to_none=True)
-        backward(loss)
+        # Gradients reach only this phase's networks, even through the shared forward passes, whose graphs are
+        # kept for later phases: a network updated earlier in the step is never backpropagated through again.
+        backward(loss, inputs=[p for n in phase.nets for p in params[n]], retain_graph=True)
         opt.step()
         logs[f"loss/{phase.name}"] = loss.detach().float()
         logs.update({f"{phase.name}/{k}": v.detach().float() for k, v in extra.items()})
     return logs
+
+
+def _set_trainable(params: dict[str, list[torch.Tensor]], trainable: Any) -> None:
+    for name, ps in params.items():
+        flag = name in trainable
+        for p in ps:
+            p.requires_grad_(flag)
+
+
+def _params(nets: dict[str, torch.nn.Module], names: Sequence[str]) -> list[torch.Tensor]:
+    return [p for n in names for p in nets[n].parameters()]
 
 
 def save_checkpoint(out: Path, step: int, nets: dict[str, torch.nn.Module], optimizers: dict[str, Any],

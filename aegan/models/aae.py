@@ -1,0 +1,97 @@
+"""Adversarial autoencoder: an autoencoder whose code distribution is matched to a prior by a code discriminator.
+
+Makhzani, Shlens, Jaitly, Goodfellow & Frey 2015, "Adversarial Autoencoders", arXiv:1511.05644.
+Networks: encoder E, decoder G, code discriminator C. Per minibatch (§2): the reconstruction phase updates
+E and G on ‖x − G(E(x))‖; the regularization phase updates C to tell prior codes z ~ p(z) from ẑ = E(x),
+then E to fool C. Here E's reconstruction and regularization updates are one Adam step on their sum, after
+C's update, which keeps one encoder forward pass per step. The prior is any sampler: `gaussian`, `mog` (a mixture of Gaussians on a circle, §2.1)
+or `uniform`; register more in `PRIORS`.
+"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import torch
+
+from aegan import losses
+from aegan.config import Config
+from aegan.errors import ConfigError
+from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase
+from aegan.nets import MLP, build_decoder, build_encoder
+
+
+def _gaussian(n: int, d: int, g: torch.Generator | None) -> torch.Tensor:
+    return torch.randn(n, d, generator=g)
+
+
+def _mog(n: int, d: int, g: torch.Generator | None, k: int = 10, radius: float = 2.0, std: float = 0.5) -> torch.Tensor:
+    """k Gaussians with centres on a circle of `radius` in the first two code dimensions (Makhzani 2015, Fig. 4)."""
+    idx = torch.randint(k, (n,), generator=g)
+    centres = torch.zeros(k, d)
+    angle = 2 * math.pi * torch.arange(k) / k
+    centres[:, 0] = radius * angle.cos()
+    if d > 1:
+        centres[:, 1] = radius * angle.sin()
+    return centres[idx] + std * torch.randn(n, d, generator=g)
+
+
+def _uniform(n: int, d: int, g: torch.Generator | None) -> torch.Tensor:
+    return torch.rand(n, d, generator=g) * 2 - 1
+
+
+PRIORS: dict[str, Callable[[int, int, torch.Generator | None], torch.Tensor]] = {
+    "gaussian": _gaussian, "mog": _mog, "uniform": _uniform}
+
+
+class AAE(Model):
+    name = "aae"
+    paper = "Makhzani et al. 2015, Adversarial Autoencoders, arXiv:1511.05644"
+    samplers = ENCODER_SAMPLERS
+    args = {
+        "lam": 10.0,  # weight of the reconstruction ‖x − x̂‖ (summed over dimensions)
+        "recon": "l1",  # l1 | mse | bce
+        "prior": "gaussian",  # gaussian | mog | uniform | any name registered in aegan.models.aae.PRIORS
+    }
+
+    def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
+        super().__init__(shape, cfg)
+        if self.arg["prior"] not in PRIORS:
+            raise ConfigError(f"unknown aae prior {self.arg['prior']!r}: use one of {', '.join(PRIORS)}")
+        width, depth = cfg.net.width, cfg.net.depth
+        self.nets["E"] = build_encoder(self.shape, self.latent_dim, width, depth)
+        self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth)
+        self.nets["C"] = MLP(self.latent_dim, 1, max(width, 64), depth)
+
+    @staticmethod
+    def defaults(kind: str) -> dict[str, Any]:
+        return ENCODER_VECTOR_DEFAULTS if kind == "vector" else {}
+
+    def prior(self, n: int, device: torch.device | str = "cpu",
+              generator: torch.Generator | None = None) -> torch.Tensor:
+        return PRIORS[self.arg["prior"]](n, self.latent_dim, generator).to(device)
+
+    def phases(self) -> list[Phase]:
+        return [Phase("C", ("C",), self.loss_C), Phase("E", ("E",), self.loss_E), Phase("G", ("G",), self.loss_G)]
+
+    def begin_step(self, x: torch.Tensor) -> SimpleNamespace:
+        z = self.prior(len(x), x.device)
+        z_hat = self.nets["E"](x)  # ẑ = E(x)
+        x_rec = self.nets["G"](z_hat)  # x̂ = G(ẑ)
+        rec = losses.reconstruction(x, x_rec, self.arg["recon"])  # ‖x − x̂‖: reconstruction phase, shared by E and G
+        return SimpleNamespace(x=x, z=z, z_hat=z_hat, x_rec=x_rec, rec=rec)
+
+    def loss_C(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
+        c_prior = self.nets["C"](s.z)
+        c_post = self.nets["C"](s.z_hat.detach())
+        loss = losses.discriminator(c_prior, c_post)  # −log C(z) − log(1 − C(ẑ)): regularization phase, C
+        return loss, {"c_prior": c_prior.mean(), "c_post": c_post.mean()}
+
+    def loss_E(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
+        code_adv = losses.adversarial(self.nets["C"](s.z_hat))  # −log C(ẑ): regularization phase, E fools C
+        return self.arg["lam"] * s.rec + code_adv, {"rec": s.rec}
+
+    def loss_G(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
+        return self.arg["lam"] * s.rec, {}  # reconstruction phase, decoder

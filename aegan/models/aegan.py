@@ -1,0 +1,62 @@
+"""AE-GAN: an autoencoder with a data discriminator on its reconstructions and on decoded prior samples.
+
+The discriminator sharpens what a pixel-wise reconstruction loss blurs (as in Larsen et al. 2016,
+arXiv:1512.09300, and Rosca et al. 2017, arXiv:1706.04987, without their code-space terms).
+Networks: encoder E, generator G, data discriminator D. D tells x from x̂ = G(E(x)) and x' = G(z);
+E and G minimise λ‖x − x̂‖₁ plus the non-saturating adversarial loss of x̂ and x' (E only through x̂).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+
+from aegan import losses
+from aegan.config import Config
+from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase
+from aegan.nets import build_decoder, build_encoder
+
+
+class AEGAN(Model):
+    name = "aegan"
+    paper = "autoencoder + data discriminator (cf. Larsen et al. 2016, arXiv:1512.09300)"
+    samplers = ENCODER_SAMPLERS
+    args = {
+        "lam": 10.0,  # λ, weight of ‖x − x̂‖ (summed over dimensions)
+        "recon": "l1",  # l1 | mse | bce
+    }
+
+    def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
+        super().__init__(shape, cfg)
+        width, depth = cfg.net.width, cfg.net.depth
+        self.nets["E"] = build_encoder(self.shape, self.latent_dim, width, depth)
+        self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth)
+        self.nets["D"] = build_encoder(self.shape, 1, width, depth)
+
+    @staticmethod
+    def defaults(kind: str) -> dict[str, Any]:
+        return ENCODER_VECTOR_DEFAULTS if kind == "vector" else {}
+
+    def phases(self) -> list[Phase]:
+        return [Phase("D", ("D",), self.loss_D), Phase("AE", ("E", "G"), self.loss_AE)]
+
+    def begin_step(self, x: torch.Tensor) -> SimpleNamespace:
+        z = self.prior(len(x), x.device)
+        x_rec = self.nets["G"](self.nets["E"](x))  # x̂ = G(E(x))
+        x_gen = self.nets["G"](z)  # x' = G(z)
+        return SimpleNamespace(x=x, z=z, x_rec=x_rec, x_gen=x_gen)
+
+    def loss_D(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
+        d_real = self.nets["D"](s.x)
+        d_rec = self.nets["D"](s.x_rec.detach())
+        d_gen = self.nets["D"](s.x_gen.detach())
+        loss = losses.discriminator(d_real, d_rec, d_gen)  # −log D(x) − log(1 − D(x̂)) − log(1 − D(x'))
+        return loss, {"d_real": d_real.mean(), "d_gen": d_gen.mean()}
+
+    def loss_AE(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
+        rec = losses.reconstruction(s.x, s.x_rec, self.arg["recon"])  # ‖x − x̂‖
+        rec_adv = losses.adversarial(self.nets["D"](s.x_rec))  # −log D(x̂)
+        gen_adv = losses.adversarial(self.nets["D"](s.x_gen))  # −log D(x')
+        return self.arg["lam"] * rec + rec_adv + gen_adv, {"rec": rec}

@@ -1,0 +1,81 @@
+"""α-GAN: variational approaches for auto-encoding generative adversarial networks.
+
+Rosca, Lakshminarayanan, Warde-Farley & Mohamed 2017, arXiv:1706.04987.
+Networks: encoder E: x -> ẑ, generator G: z -> x, data discriminator D: x -> logit, code discriminator
+C: z -> logit. The ELBO's two terms are each estimated adversarially by the density-ratio trick: D
+estimates log p*(x)/p_θ(x) for the likelihood term, C estimates log q(ẑ)/p(z) for the KL term, and a
+λ-weighted L1 reconstruction replaces the likelihood's synthetic term. Four separate updates.
+
+Note: arXiv v1's Algorithm 1 swaps the prior/posterior terms of the code discriminator; here, as in the
+text, prior codes z ~ p(z) are C's *real* class and encoder codes ẑ = E(x) its fakes. C has no batch norm.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+
+from aegan import losses
+from aegan.config import Config
+from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase
+from aegan.nets import MLP, build_decoder, build_encoder
+
+
+class AlphaGAN(Model):
+    name = "alphagan"
+    paper = "Rosca et al. 2017, Variational Approaches for Auto-Encoding GANs, arXiv:1706.04987"
+    samplers = ENCODER_SAMPLERS
+    args = {
+        "lam": 10.0,  # λ, weight of the L1 reconstruction ‖x − x̂‖₁ (summed over dimensions)
+        "adversarial": "nonsaturating",  # E's and G's adversarial form: nonsaturating −log σ(logit), or ratio −logit
+    }
+
+    def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
+        super().__init__(shape, cfg)
+        width, depth = cfg.net.width, cfg.net.depth
+        self.nets["E"] = build_encoder(self.shape, self.latent_dim, width, depth)
+        self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth)
+        self.nets["D"] = build_encoder(self.shape, 1, width, depth)
+        self.nets["C"] = MLP(self.latent_dim, 1, max(width, 64), depth)  # no batch norm in C
+
+    @staticmethod
+    def defaults(kind: str) -> dict[str, Any]:
+        return ENCODER_VECTOR_DEFAULTS if kind == "vector" else {}
+
+    def phases(self) -> list[Phase]:
+        return [Phase("D", ("D",), self.loss_D), Phase("C", ("C",), self.loss_C),
+                Phase("E", ("E",), self.loss_E), Phase("G", ("G",), self.loss_G)]
+
+    def begin_step(self, x: torch.Tensor) -> SimpleNamespace:
+        z = self.prior(len(x), x.device)
+        z_hat = self.nets["E"](x)  # ẑ = E(x)
+        x_rec = self.nets["G"](z_hat)  # x̂ = G(ẑ)
+        x_gen = self.nets["G"](z)  # x' = G(z)
+        rec = losses.reconstruction(x, x_rec, "l1")  # ‖x − x̂‖₁, shared by E's and G's losses
+        return SimpleNamespace(x=x, z=z, z_hat=z_hat, x_rec=x_rec, x_gen=x_gen, rec=rec)
+
+    def loss_D(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
+        d_real = self.nets["D"](s.x)
+        d_rec = self.nets["D"](s.x_rec.detach())
+        d_gen = self.nets["D"](s.x_gen.detach())
+        loss = losses.discriminator(d_real, d_rec, d_gen)  # −log D(x) − log(1 − D(x̂)) − log(1 − D(x')), Alg. 1
+        return loss, {"d_real": d_real.mean(), "d_gen": d_gen.mean()}
+
+    def loss_C(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
+        c_prior = self.nets["C"](s.z)
+        c_post = self.nets["C"](s.z_hat.detach())
+        loss = losses.discriminator(c_prior, c_post)  # −log C(z) − log(1 − C(ẑ)): prior codes are real
+        return loss, {"c_prior": c_prior.mean(), "c_post": c_post.mean()}
+
+    def loss_E(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
+        lam, form = self.arg["lam"], self.arg["adversarial"]
+        code_adv = losses.adversarial(self.nets["C"](s.z_hat), form)  # KL term by density ratio: ẑ should look like p(z)
+        return lam * s.rec + code_adv, {"rec": s.rec}
+
+    def loss_G(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
+        lam, form = self.arg["lam"], self.arg["adversarial"]
+        rec_adv = losses.adversarial(self.nets["D"](s.x_rec), form)  # x̂ should look real
+        gen_adv = losses.adversarial(self.nets["D"](s.x_gen), form)  # x' = G(z) should look real
+        return lam * s.rec + rec_adv + gen_adv, {}

@@ -1,0 +1,64 @@
+"""Variational autoencoder: the negative ELBO with a Gaussian encoder and the analytic KL to N(0, I).
+
+Kingma & Welling 2014, "Auto-Encoding Variational Bayes", arXiv:1312.6114.
+Networks: encoder E: x -> (μ, log σ²), decoder G: z -> x. Loss per example (Eq. 10):
+  −ELBO = −E_q[log p(x|z)] + KL(q(z|x) ‖ N(0, I)),   z = μ + σ·ε (reparameterisation, §2.4).
+The likelihood is Gaussian with fixed std `sigma` (‖x − x̂‖² / 2σ², up to a constant) or Bernoulli (BCE).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+
+from aegan import losses
+from aegan.config import Config
+from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase
+from aegan.nets import build_decoder, build_encoder
+
+
+class VAE(Model):
+    name = "vae"
+    paper = "Kingma & Welling 2014, Auto-Encoding Variational Bayes, arXiv:1312.6114"
+    samplers = ENCODER_SAMPLERS
+    args = {
+        "likelihood": "gaussian",  # gaussian (fixed std `sigma`) | bernoulli (images)
+        "sigma": 0.1,  # std of the Gaussian likelihood, on the model's scale
+    }
+
+    def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
+        super().__init__(shape, cfg)
+        width, depth = cfg.net.width, cfg.net.depth
+        self.nets["E"] = build_encoder(self.shape, 2 * self.latent_dim, width, depth)  # -> (μ, log σ²)
+        self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth)
+
+    @staticmethod
+    def defaults(kind: str) -> dict[str, Any]:
+        return ENCODER_VECTOR_DEFAULTS if kind == "vector" else {}
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, log_var = self.nets["E"](x).chunk(2, dim=1)
+        return mu, log_var.clamp(-20.0, 10.0)
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.posterior(x)[0]  # the posterior mean μ
+
+    def phases(self) -> list[Phase]:
+        return [Phase("VAE", ("E", "G"), self.loss_VAE)]
+
+    def begin_step(self, x: torch.Tensor) -> SimpleNamespace:
+        return SimpleNamespace(x=x)
+
+    def loss_VAE(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
+        mu, log_var = self.posterior(s.x)
+        z = mu + (0.5 * log_var).exp() * torch.randn_like(mu)  # z = μ + σ ⊙ ε, ε ~ N(0, I)  (§2.4)
+        x_rec = self.nets["G"](z)
+        if self.arg["likelihood"] == "bernoulli":
+            nll = losses.reconstruction(s.x, x_rec, "bce")  # −log p(x|z), Bernoulli
+        else:
+            nll = losses.reconstruction(s.x, x_rec, "mse") / (2 * self.arg["sigma"] ** 2)  # −log p(x|z) + const
+        kl = losses.kl_normal(mu, log_var)  # Eq. (10), analytic KL(q(z|x) ‖ N(0, I))
+        return nll + kl, {"nll": nll, "kl": kl}

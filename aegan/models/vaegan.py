@@ -1,0 +1,81 @@
+"""VAE-GAN: a VAE whose reconstruction error is measured in a discriminator's feature space.
+
+Larsen, Sønderby, Larochelle & Winther 2016, "Autoencoding beyond pixels using a learned similarity
+metric", arXiv:1512.09300. Networks: encoder E: x -> (μ, log σ²), decoder G, discriminator D with
+features D_l (its penultimate layer). Losses (§2, Algorithm 1), x̃ = G(z̃), z̃ ~ q(z|x), x_p = G(z_p), z_p ~ N(0, I):
+  L_prior = KL(q(z|x) ‖ p(z));  L_llike = ‖D_l(x) − D_l(x̃)‖² (Gaussian in feature space, Eq. 6)
+  E: L_prior + L_llike;  G: γ·L_llike − L_GAN (non-saturating);  D: L_GAN on x vs x̃ and x_p.
+The GAN loss does not reach E.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+
+from aegan import losses
+from aegan.config import Config
+from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase
+from aegan.nets import build_decoder, build_encoder
+
+
+class VAEGAN(Model):
+    name = "vaegan"
+    paper = "Larsen et al. 2016, Autoencoding beyond pixels using a learned similarity metric, arXiv:1512.09300"
+    samplers = ENCODER_SAMPLERS
+    args = {"gamma": 1.0}  # γ, weight of L_llike in G's loss (content vs style, §2.3)
+
+    def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
+        super().__init__(shape, cfg)
+        width, depth = cfg.net.width, cfg.net.depth
+        self.nets["E"] = build_encoder(self.shape, 2 * self.latent_dim, width, depth)  # -> (μ, log σ²)
+        self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth)
+        self.nets["D"] = build_encoder(self.shape, 1, width, depth)
+
+    @staticmethod
+    def defaults(kind: str) -> dict[str, Any]:
+        return ENCODER_VECTOR_DEFAULTS if kind == "vector" else {}
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, log_var = self.nets["E"](x).chunk(2, dim=1)
+        return mu, log_var.clamp(-20.0, 10.0)
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.posterior(x)[0]
+
+    def phases(self) -> list[Phase]:
+        return [Phase("D", ("D",), self.loss_D), Phase("E", ("E",), self.loss_E), Phase("G", ("G",), self.loss_G)]
+
+    def begin_step(self, x: torch.Tensor) -> SimpleNamespace:
+        mu, log_var = self.posterior(x)
+        z_tilde = mu + (0.5 * log_var).exp() * torch.randn_like(mu)  # z̃ ~ q(z|x), reparameterised
+        x_tilde = self.nets["G"](z_tilde)  # x̃ = G(z̃)
+        z_p = self.prior(len(x), x.device)
+        x_p = self.nets["G"](z_p)  # x_p = G(z_p)
+        kl = losses.kl_normal(mu, log_var)  # L_prior
+        return SimpleNamespace(x=x, x_tilde=x_tilde, x_p=x_p, kl=kl)
+
+    def llike(self, s: SimpleNamespace) -> torch.Tensor:
+        f_real = self.nets["D"].features(s.x).detach()
+        f_tilde = self.nets["D"].features(s.x_tilde)
+        return 0.5 * (f_real - f_tilde).square().sum(1).mean()  # L_llike^{Dis_l}, Eq. (6) up to a constant
+
+    def loss_D(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
+        d_real = self.nets["D"](s.x)
+        d_tilde = self.nets["D"](s.x_tilde.detach())
+        d_p = self.nets["D"](s.x_p.detach())
+        loss = losses.discriminator(d_real, d_tilde, d_p)  # L_GAN: log D(x) + log(1 − D(x̃)) + log(1 − D(x_p))
+        return loss, {"d_real": d_real.mean()}
+
+    def loss_E(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
+        llike = self.llike(s)
+        return s.kl + llike, {"kl": s.kl, "llike": llike}  # L_prior + L_llike
+
+    def loss_G(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
+        llike = self.llike(s)
+        tilde_adv = losses.adversarial(self.nets["D"](s.x_tilde))  # −log D(x̃)
+        p_adv = losses.adversarial(self.nets["D"](s.x_p))  # −log D(x_p)
+        return self.arg["gamma"] * llike + tilde_adv + p_adv, {}
