@@ -48,6 +48,26 @@ class FabricConfig:
 
 
 @dataclass
+class TricksConfig:
+    """Improved techniques (Salimans et al. 2016, arXiv:1606.03498) and stabilisers, for models with a data
+    discriminator D. Each is off at its default."""
+
+    feature_matching: float = 0.0  # weight of ‖mean f(x) − mean f(G(z))‖², f = D's penultimate layer; 0 = off
+    feature_matching_only: bool = False  # true: feature matching replaces G's adversarial loss on G(z) (§3.1)
+    minibatch_discrimination: bool = False  # minibatch features before D's last layer (§3.2)
+    minibatch_kernels: int = 100  # B
+    minibatch_kernel_dim: int = 5  # C
+    historical_averaging: float = 0.0  # weight of ‖θ − mean of past θ‖² for G and D (§3.3); 0 = off
+    label_smoothing: float = 1.0  # D's target for real data, one-sided (§3.4); 1.0 = off, 0.9 = the paper's
+    virtual_batch_norm: bool = False  # G normalised with a reference batch fixed at the start (§3.4)
+    virtual_batch_size: int = 64  # size of that reference batch
+    spectral_norm: bool = False  # spectral normalisation of D's layers (Miyato et al. 2018)
+    r1: float = 0.0  # γ of the R1 penalty γ/2·E‖∇ₓD(x)‖² on real data (Mescheder et al. 2018); 0 = off
+    ema: float = 0.0  # decay of the generator's exponential moving average used for sampling; 0 = off
+    pack: int = 1  # PacGAN packing degree: D judges k samples at once (Lin et al. 2018); 1 = off
+
+
+@dataclass
 class Config:
     model: str = "gan"
     data: str = "ring8"
@@ -62,6 +82,7 @@ class Config:
     net: NetConfig = field(default_factory=NetConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     fabric: FabricConfig = field(default_factory=FabricConfig)
+    tricks: TricksConfig = field(default_factory=TricksConfig)
     model_args: dict[str, Any] = field(default_factory=dict)  # model-specific settings, e.g. {"loss": "l1"}
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,6 +114,17 @@ class Config:
              f"optim.schedule must be constant or cosine, got {self.optim.schedule!r}"),
             (0 <= self.optim.hold <= 1 and 0 < self.optim.final <= 1, "optim.hold must lie in [0, 1], optim.final in (0, 1]"),
             (self.fabric.devices >= 1 and self.fabric.num_nodes >= 1, "fabric.devices and fabric.num_nodes must be >= 1"),
+            (self.tricks.feature_matching >= 0 and self.tricks.historical_averaging >= 0 and self.tricks.r1 >= 0,
+             "tricks.feature_matching, tricks.historical_averaging and tricks.r1 are weights: use 0 (off) or more"),
+            (not self.tricks.feature_matching_only or self.tricks.feature_matching > 0,
+             "tricks.feature_matching_only needs a weight: set tricks.feature_matching=1"),
+            (0.5 < self.tricks.label_smoothing <= 1.0,
+             f"tricks.label_smoothing is D's real target, in (0.5, 1]; got {self.tricks.label_smoothing}"),
+            (0 <= self.tricks.ema < 1, f"tricks.ema is a decay in [0, 1), e.g. 0.999; got {self.tricks.ema}"),
+            (self.tricks.pack >= 1 and self.batch_size % self.tricks.pack == 0,
+             f"tricks.pack must be >= 1 and divide batch_size {self.batch_size}; got {self.tricks.pack}"),
+            (self.tricks.minibatch_kernels >= 1 and self.tricks.minibatch_kernel_dim >= 1
+             and self.tricks.virtual_batch_size >= 1, "tricks sizes must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:

@@ -21,8 +21,26 @@ from aegan.errors import AeganError, CheckpointError, ConfigError
 from aegan.models.base import Model
 
 
+D_TRICKS = ("feature_matching", "minibatch_discrimination", "historical_averaging", "spectral_norm", "r1",
+            "virtual_batch_norm")
+
+
 def build_model(cfg: Config, shape: tuple[int, ...]) -> Model:
-    return models.get(cfg.model)(tuple(shape), cfg)
+    """The model of `cfg` for examples of `shape`, with the generator's moving average if tricks.ema is on."""
+    model = models.get(cfg.model)(tuple(shape), cfg)
+    t = cfg.tricks
+    if not model.has_D:
+        used = [k for k in D_TRICKS if getattr(t, k)] + (["label_smoothing"] if t.label_smoothing < 1 else []) \
+            + (["pack"] if t.pack > 1 else [])
+        if used:
+            with_d = ", ".join(n for n, c in models.MODELS.items() if c.has_D)
+            raise ConfigError(f"tricks.{used[0]} needs a data discriminator, which {cfg.model} has not: "
+                              f"use one of {with_d}")
+    if t.ema > 0:
+        from aegan.tricks import EMA
+
+        model.g_ema = EMA(model.nets["G"], t.ema).module
+    return model
 
 
 @torch.no_grad()
@@ -84,6 +102,8 @@ class Run:
         from aegan.train import load_weights
 
         load_weights(dict(model.nets.items()), tensors)
+        if model.g_ema is not None:
+            load_weights({"G": model.g_ema}, tensors, prefix="ema.")
         model.eval()
         return cls(path, cfg, model, info, int(meta["step"]))
 

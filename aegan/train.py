@@ -177,11 +177,13 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False) -> R
                                            betas=(cfg.optim.beta1, cfg.optim.beta2))
                   for p in phases}
 
+    loop_tricks = LoopTricks(cfg, model, raw_nets)
     start, elapsed = 0, 0.0
     state = checkpoint.latest(out / "checkpoints") if resume else None
     if state is not None:
         tensors, meta = state
         load_weights(raw_nets, tensors)
+        loop_tricks.load(tensors)
         for name, opt in optimizers.items():
             checkpoint.load_optimizer_state(name, opt, tensors, meta["optim"][name])
         checkpoint.set_rng_state(tensors, meta["rng"])
@@ -222,7 +224,8 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False) -> R
         for step in range(start, cfg.steps):
             lr = lr_at(cfg, step)
             x = x_train[order.indices(step).to(x_train.device)]
-            logs = train_step(model, raw_nets, phases, optimizers, x, step, lr, fabric.backward, net_params)
+            logs = train_step(model, raw_nets, phases, optimizers, x, step, lr, fabric.backward, net_params,
+                              loop_tricks)
             for key, value in logs.items():
                 sums[key] = sums.get(key, 0.0) + value
                 counts[key] = counts.get(key, 0) + 1
@@ -255,7 +258,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False) -> R
                     metrics_file.flush()
                 if fabric.is_global_zero:
                     save_checkpoint(out, done, raw_nets, optimizers, elapsed + time.perf_counter() - t0,
-                                    cfg.keep_checkpoints)
+                                    cfg.keep_checkpoints, loop_tricks.state())
                 fabric.barrier()
     finally:
         bar.close()
@@ -273,9 +276,63 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False) -> R
     return run
 
 
+class LoopTricks:
+    """The tricks that act on the loop rather than on a model's networks: R1 on D's phase, historical averaging of
+    G and D, and the generator's moving average. Their state is checkpointed with the run."""
+
+    def __init__(self, cfg: Config, model: Model, nets: dict[str, torch.nn.Module]) -> None:
+        from aegan import tricks
+
+        t = cfg.tricks
+        self.r1 = t.r1 if "D" in nets else 0.0
+        self.ha_weight = t.historical_averaging
+        self.ha = {n: tricks.HistoricalAverage() for n in ("G", "D") if n in nets and t.historical_averaging > 0}
+        self.ema = None
+        if t.ema > 0:
+            self.ema = tricks.EMA(nets["G"], t.ema)
+            model.g_ema = self.ema.module
+
+    @property
+    def active(self) -> bool:
+        return bool(self.r1 or self.ha or self.ema)
+
+    def penalties(self, phase: Phase, s: Any, nets: dict[str, torch.nn.Module],
+                  params: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
+        from aegan import tricks
+
+        out = {}
+        if self.r1 and "D" in phase.nets:
+            out["r1"] = self.r1 * tricks.r1_penalty(nets["D"], s.x)  # γ/2·E‖∇ₓD(x)‖², Mescheder 2018 Eq. (9)
+        for name in phase.nets:
+            if name in self.ha:
+                out[f"hist_{name}"] = self.ha_weight * self.ha[name].penalty(params[name])  # ‖θ − θ̄‖², Salimans §3.3
+        return out
+
+    def after_step(self, phase: Phase, nets: dict[str, torch.nn.Module], params: dict[str, list[torch.Tensor]]) -> None:
+        for name in phase.nets:
+            if name in self.ha:
+                self.ha[name].update(params[name])
+        if self.ema is not None and "G" in phase.nets:
+            self.ema.update(nets["G"])
+
+    def state(self) -> dict[str, torch.Tensor]:
+        tensors = {f"ha.{n}.{k}": v for n, h in self.ha.items() for k, v in h.state_dict().items()}
+        if self.ema is not None:
+            tensors.update({f"ema.G.{k}": v for k, v in self.ema.module.state_dict().items()})
+        return tensors
+
+    def load(self, tensors: dict[str, torch.Tensor]) -> None:
+        for name, h in self.ha.items():
+            prefix = f"ha.{name}."
+            h.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        if self.ema is not None:
+            load_weights({"G": self.ema.module}, tensors, prefix="ema.")
+
+
 def train_step(model: Model, nets: dict[str, torch.nn.Module], phases: Sequence[Phase], optimizers: dict[str, Any],
                x: torch.Tensor, step: int, lr: float, backward: Callable[..., Any] = torch.Tensor.backward,
-               params: dict[str, list[torch.Tensor]] | None = None) -> dict[str, torch.Tensor]:
+               params: dict[str, list[torch.Tensor]] | None = None,
+               loop_tricks: LoopTricks | None = None) -> dict[str, torch.Tensor]:
     """One step: the shared forward passes, then each due phase with every network but its own frozen.
 
     `params` maps each network name to its parameter list (computed here if not given; the loop passes it
@@ -291,6 +348,10 @@ def train_step(model: Model, nets: dict[str, torch.nn.Module], phases: Sequence[
             continue
         _set_trainable(params, phase.nets)  # new forward passes record no weight gradients for frozen nets
         loss, extra = phase.loss(s)
+        if loop_tricks is not None and loop_tricks.active:
+            penalties = loop_tricks.penalties(phase, s, nets, params)
+            loss = loss + sum(penalties.values())
+            extra = {**extra, **penalties}
         opt = optimizers[phase.name]
         for group in opt.param_groups:
             group["lr"] = lr
@@ -299,6 +360,8 @@ def train_step(model: Model, nets: dict[str, torch.nn.Module], phases: Sequence[
         # kept for later phases: a network updated earlier in the step is never backpropagated through again.
         backward(loss, inputs=[p for n in phase.nets for p in params[n]], retain_graph=True)
         opt.step()
+        if loop_tricks is not None and loop_tricks.active:
+            loop_tricks.after_step(phase, nets, params)
         logs[f"loss/{phase.name}"] = loss.detach().float()
         logs.update({f"{phase.name}/{k}": v.detach().float() for k, v in extra.items()})
     return logs
@@ -316,9 +379,10 @@ def _params(nets: dict[str, torch.nn.Module], names: Sequence[str]) -> list[torc
 
 
 def save_checkpoint(out: Path, step: int, nets: dict[str, torch.nn.Module], optimizers: dict[str, Any],
-                    elapsed: float, keep: int) -> None:
+                    elapsed: float, keep: int, extra: dict[str, torch.Tensor] | None = None) -> None:
     tensors: dict[str, torch.Tensor] = {f"nets.{name}.{k}": v for name, net in nets.items()
                                         for k, v in net.state_dict().items()}
+    tensors.update(extra or {})
     optim_meta: dict[str, Any] = {}
     for name, opt in optimizers.items():
         t, m = checkpoint.optimizer_state(name, opt)
@@ -330,10 +394,11 @@ def save_checkpoint(out: Path, step: int, nets: dict[str, torch.nn.Module], opti
                     {"optim": optim_meta, "rng": rng_meta, "elapsed_s": round(elapsed, 3)}, keep=keep)
 
 
-def load_weights(nets: dict[str, torch.nn.Module], tensors: dict[str, torch.Tensor]) -> None:
-    """Load `nets.<name>.*` tensors strictly: a checkpoint of another architecture is refused, not half-loaded."""
+def load_weights(nets: dict[str, torch.nn.Module], tensors: dict[str, torch.Tensor], prefix: str = "nets.") -> None:
+    """Load `<prefix><name>.*` tensors strictly: a checkpoint of another architecture is refused, not half-loaded."""
+    root = prefix
     for name, net in nets.items():
-        prefix = f"nets.{name}."
+        prefix = f"{root}{name}."
         sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         try:
             net.load_state_dict(sd, strict=True)

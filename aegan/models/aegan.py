@@ -16,12 +16,13 @@ import torch
 from aegan import losses
 from aegan.config import Config
 from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase
-from aegan.nets import build_decoder, build_encoder
+from aegan.nets import build_encoder
 
 
 class AEGAN(Model):
     name = "aegan"
     paper = "autoencoder + data discriminator (cf. Larsen et al. 2016, arXiv:1512.09300)"
+    has_D = True
     samplers = ENCODER_SAMPLERS
     args = {
         "lam": 10.0,  # λ, weight of ‖x − x̂‖ (summed over dimensions)
@@ -32,8 +33,8 @@ class AEGAN(Model):
         super().__init__(shape, cfg)
         width, depth = cfg.net.width, cfg.net.depth
         self.nets["E"] = build_encoder(self.shape, self.latent_dim, width, depth)
-        self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth)
-        self.nets["D"] = build_encoder(self.shape, 1, width, depth)
+        self.nets["G"] = self.build_G(width, depth)
+        self.nets["D"] = self.build_D(width, depth)
 
     @staticmethod
     def defaults(kind: str) -> dict[str, Any]:
@@ -52,11 +53,11 @@ class AEGAN(Model):
         d_real = self.nets["D"](s.x)
         d_rec = self.nets["D"](s.x_rec.detach())
         d_gen = self.nets["D"](s.x_gen.detach())
-        loss = losses.discriminator(d_real, d_rec, d_gen)  # −log D(x) − log(1 − D(x̂)) − log(1 − D(x'))
+        loss = self.d_loss(d_real, d_rec, d_gen)  # −log D(x) − log(1 − D(x̂)) − log(1 − D(x'))
         return loss, {"d_real": d_real.mean(), "d_gen": d_gen.mean()}
 
     def loss_AE(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
         rec = losses.reconstruction(s.x, s.x_rec, self.arg["recon"])  # ‖x − x̂‖
         rec_adv = losses.adversarial(self.nets["D"](s.x_rec))  # −log D(x̂)
-        gen_adv = losses.adversarial(self.nets["D"](s.x_gen))  # −log D(x')
+        gen_adv = self.g_adversarial(s.x_gen, s.x)  # −log D(x')
         return self.arg["lam"] * rec + rec_adv + gen_adv, {"rec": rec}

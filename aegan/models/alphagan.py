@@ -20,12 +20,13 @@ import torch
 from aegan import losses
 from aegan.config import Config
 from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase
-from aegan.nets import MLP, build_decoder, build_encoder
+from aegan.nets import MLP, build_encoder
 
 
 class AlphaGAN(Model):
     name = "alphagan"
     paper = "Rosca et al. 2017, Variational Approaches for Auto-Encoding GANs, arXiv:1706.04987"
+    has_D = True
     samplers = ENCODER_SAMPLERS
     args = {
         "lam": 10.0,  # λ, weight of the L1 reconstruction ‖x − x̂‖₁ (summed over dimensions)
@@ -36,8 +37,8 @@ class AlphaGAN(Model):
         super().__init__(shape, cfg)
         width, depth = cfg.net.width, cfg.net.depth
         self.nets["E"] = build_encoder(self.shape, self.latent_dim, width, depth)
-        self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth)
-        self.nets["D"] = build_encoder(self.shape, 1, width, depth)
+        self.nets["G"] = self.build_G(width, depth)
+        self.nets["D"] = self.build_D(width, depth)
         self.nets["C"] = MLP(self.latent_dim, 1, max(width, 64), depth)  # no batch norm in C
 
     @staticmethod
@@ -60,7 +61,7 @@ class AlphaGAN(Model):
         d_real = self.nets["D"](s.x)
         d_rec = self.nets["D"](s.x_rec.detach())
         d_gen = self.nets["D"](s.x_gen.detach())
-        loss = losses.discriminator(d_real, d_rec, d_gen)  # −log D(x) − log(1 − D(x̂)) − log(1 − D(x')), Alg. 1
+        loss = self.d_loss(d_real, d_rec, d_gen)  # −log D(x) − log(1 − D(x̂)) − log(1 − D(x')), Alg. 1
         return loss, {"d_real": d_real.mean(), "d_gen": d_gen.mean()}
 
     def loss_C(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
@@ -77,5 +78,5 @@ class AlphaGAN(Model):
     def loss_G(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
         lam, form = self.arg["lam"], self.arg["adversarial"]
         rec_adv = losses.adversarial(self.nets["D"](s.x_rec), form)  # x̂ should look real
-        gen_adv = losses.adversarial(self.nets["D"](s.x_gen), form)  # x' = G(z) should look real
+        gen_adv = self.g_adversarial(s.x_gen, s.x, form)  # x' = G(z) should look real
         return lam * s.rec + rec_adv + gen_adv, {}

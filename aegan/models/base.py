@@ -14,8 +14,10 @@ from typing import Any, Callable, ClassVar
 import torch
 from torch import nn
 
+from aegan import losses, tricks
 from aegan.config import Config
 from aegan.errors import ConfigError
+from aegan.nets import build_decoder, build_encoder
 
 Logs = dict[str, torch.Tensor]
 
@@ -34,6 +36,7 @@ class Model(nn.Module):
     name: ClassVar[str]
     paper: ClassVar[str]
     samplers: ClassVar[tuple[str, ...]] = ("prior",)  # the first is the default for sample and eval
+    has_D: ClassVar[bool] = False  # has a data discriminator, so the tricks.* switches apply
     args: ClassVar[dict[str, Any]] = {}  # model_args fields with their defaults (their types are checked)
 
     def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
@@ -43,6 +46,7 @@ class Model(nn.Module):
         self.cfg = cfg
         self.arg = self.check_args(cfg.model_args)
         self.nets = nn.ModuleDict()
+        self.g_ema: nn.Module | None = None  # the generator's moving average (tricks.ema), used for sampling
 
     @classmethod
     def check_args(cls, given: dict[str, Any]) -> dict[str, Any]:
@@ -81,8 +85,8 @@ class Model(nn.Module):
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor) -> torch.Tensor:
-        """(n, latent_dim) -> (n, *shape) on the model's scale."""
-        return self.nets["G"](z)
+        """(n, latent_dim) -> (n, *shape) on the model's scale, by the generator's moving average if there is one."""
+        return (self.g_ema if self.g_ema is not None else self.nets["G"])(z)
 
     @property
     def has_encoder(self) -> bool:
@@ -92,6 +96,47 @@ class Model(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(n, *shape) -> codes (n, latent_dim); models with an encoder only."""
         return self.nets["E"](x)
+
+    # --- networks and loss terms shared by every model with a data discriminator, with `tricks.*` applied ----
+
+    def build_G(self, width: int, depth: int) -> nn.Module:
+        """Generator z -> x; with tricks.virtual_batch_norm, normalised by a reference batch of codes drawn once."""
+        g = build_decoder(self.latent_dim, self.shape, width, depth)
+        t = self.cfg.tricks
+        if t.virtual_batch_norm:
+            from aegan.nets.vbn import VBNGenerator, convert_batchnorm_to_vbn, insert_vbn_after_hidden_linears
+
+            if convert_batchnorm_to_vbn(g) == 0:
+                insert_vbn_after_hidden_linears(g)
+            z_ref = self.prior(t.virtual_batch_size, generator=torch.Generator().manual_seed(self.cfg.seed + 7919))
+            g = VBNGenerator(g, z_ref)
+        return g
+
+    def build_D(self, width: int, depth: int) -> nn.Module:
+        """Data discriminator x -> logit, with minibatch discrimination, spectral norm and packing as configured."""
+        t = self.cfg.tricks
+        d = build_encoder(tricks.packed_shape(self.shape, t.pack) if t.pack > 1 else self.shape, 1, width, depth)
+        if t.minibatch_discrimination:
+            from aegan.nets.minibatch import with_minibatch_discrimination
+
+            with_minibatch_discrimination(d, t.minibatch_kernels, t.minibatch_kernel_dim)
+            d.head[0].twice_differentiable = t.r1 > 0
+        if t.spectral_norm:
+            tricks.apply_spectral_norm(d)
+        return tricks.Pack(d, t.pack) if t.pack > 1 else d
+
+    def d_loss(self, d_real: torch.Tensor, *d_fakes: torch.Tensor) -> torch.Tensor:
+        """−log D(x) − Σ log(1 − D(fake)), with one-sided label smoothing of the real target if configured."""
+        return tricks.smoothed_discriminator_loss(d_real, *d_fakes, real_target=self.cfg.tricks.label_smoothing)
+
+    def g_adversarial(self, x_fake: torch.Tensor, x_real: torch.Tensor, form: str = "nonsaturating") -> torch.Tensor:
+        """G's adversarial loss for generated samples x_fake: −log D(x_fake) (or −logit), plus or replaced by
+        feature matching ‖mean f(x) − mean f(x_fake)‖² on D's penultimate layer (Salimans 2016 §3.1)."""
+        t, d = self.cfg.tricks, self.nets["D"]
+        if t.feature_matching == 0:
+            return losses.adversarial(d(x_fake), form)
+        fm = t.feature_matching * tricks.feature_matching(d.features(x_real), d.features(x_fake))
+        return fm if t.feature_matching_only else fm + losses.adversarial(d(x_fake), form)
 
     @property
     def device(self) -> torch.device:

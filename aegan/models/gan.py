@@ -10,22 +10,21 @@ from types import SimpleNamespace
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from aegan.config import Config
 from aegan.models.base import Logs, Model, Phase
-from aegan.nets import build_decoder, build_encoder
 
 
 class GAN(Model):
     name = "gan"
     paper = "Goodfellow et al. 2014, Generative Adversarial Nets, arXiv:1406.2661"
+    has_D = True
 
     def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
         super().__init__(shape, cfg)
         width, depth = cfg.net.width, cfg.net.depth
-        self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth)
-        self.nets["D"] = build_encoder(self.shape, 1, width, depth)
+        self.nets["G"] = self.build_G(width, depth)
+        self.nets["D"] = self.build_D(width, depth)
 
     @staticmethod
     def defaults(kind: str) -> dict[str, Any]:
@@ -42,11 +41,9 @@ class GAN(Model):
     def loss_D(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
         d_real = self.nets["D"](s.x)
         d_fake = self.nets["D"](s.x_fake.detach())
-        loss_real = F.softplus(-d_real).mean()  # -log σ(D(x))
-        loss_fake = F.softplus(d_fake).mean()  # -log(1 - σ(D(G(z))))
-        return loss_real + loss_fake, {"d_real": d_real.mean(), "d_fake": d_fake.mean()}
+        loss = self.d_loss(d_real, d_fake)  # −log σ(D(x)) − log(1 − σ(D(G(z)))), Goodfellow 2014 Eq. (1)
+        return loss, {"d_real": d_real.mean(), "d_fake": d_fake.mean()}
 
     def loss_G(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
-        d_fake = self.nets["D"](s.x_fake)
-        loss = F.softplus(-d_fake).mean()  # -log σ(D(G(z))): non-saturating, Goodfellow 2014 §3
+        loss = self.g_adversarial(s.x_fake, s.x)  # −log σ(D(G(z))): non-saturating, Goodfellow 2014 §3
         return loss, {}

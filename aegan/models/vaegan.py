@@ -18,12 +18,13 @@ import torch
 from aegan import losses
 from aegan.config import Config
 from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase
-from aegan.nets import build_decoder, build_encoder
+from aegan.nets import build_encoder
 
 
 class VAEGAN(Model):
     name = "vaegan"
     paper = "Larsen et al. 2016, Autoencoding beyond pixels using a learned similarity metric, arXiv:1512.09300"
+    has_D = True
     samplers = ENCODER_SAMPLERS
     args = {"gamma": 1.0}  # γ, weight of L_llike in G's loss (content vs style, §2.3)
 
@@ -31,8 +32,8 @@ class VAEGAN(Model):
         super().__init__(shape, cfg)
         width, depth = cfg.net.width, cfg.net.depth
         self.nets["E"] = build_encoder(self.shape, 2 * self.latent_dim, width, depth)  # -> (μ, log σ²)
-        self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth)
-        self.nets["D"] = build_encoder(self.shape, 1, width, depth)
+        self.nets["G"] = self.build_G(width, depth)
+        self.nets["D"] = self.build_D(width, depth)
 
     @staticmethod
     def defaults(kind: str) -> dict[str, Any]:
@@ -67,7 +68,7 @@ class VAEGAN(Model):
         d_real = self.nets["D"](s.x)
         d_tilde = self.nets["D"](s.x_tilde.detach())
         d_p = self.nets["D"](s.x_p.detach())
-        loss = losses.discriminator(d_real, d_tilde, d_p)  # L_GAN: log D(x) + log(1 − D(x̃)) + log(1 − D(x_p))
+        loss = self.d_loss(d_real, d_tilde, d_p)  # L_GAN: log D(x) + log(1 − D(x̃)) + log(1 − D(x_p))
         return loss, {"d_real": d_real.mean()}
 
     def loss_E(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
@@ -77,5 +78,5 @@ class VAEGAN(Model):
     def loss_G(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
         llike = self.llike(s)
         tilde_adv = losses.adversarial(self.nets["D"](s.x_tilde))  # −log D(x̃)
-        p_adv = losses.adversarial(self.nets["D"](s.x_p))  # −log D(x_p)
+        p_adv = self.g_adversarial(s.x_p, s.x)  # −log D(x_p)
         return self.arg["gamma"] * llike + tilde_adv + p_adv, {}
