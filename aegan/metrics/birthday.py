@@ -19,7 +19,6 @@ have collided, which fixes the median without looking further.
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
@@ -28,14 +27,14 @@ import torch
 _BLOCK = 64  # samples added to every ordering per step
 
 
-def _as_features(x: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
-    t = x.detach().cpu() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
-    if t.ndim != 2:
-        raise ValueError(f"{name} must be features of shape (N, D), got shape {tuple(t.shape)}; flatten images first")
-    if not torch.isfinite(t).all():
+def _as_features(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
+    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be features of shape (N, D), got shape {a.shape}; flatten images first")
+    if not np.isfinite(a).all():
         raise ValueError(f"{name} contains NaN or inf; check the generator's samples before scoring them")
-    t = t.to(torch.float32)
-    return t - t.mean(0)  # centring reduces round-off in ‖x‖² + ‖y‖² − 2xᵀy
+    a = a.astype(np.float32)
+    return a - a.mean(0)  # centring reduces round-off in ‖x‖² + ‖y‖² − 2xᵀy
 
 
 def birthday_threshold(real_feats: np.ndarray | torch.Tensor, quantile: float = 0.01, max_samples: int = 5000,
@@ -50,15 +49,15 @@ def birthday_threshold(real_feats: np.ndarray | torch.Tensor, quantile: float = 
     if len(x) < 2:
         raise ValueError(f"birthday_threshold needs at least 2 real samples, got {len(x)}")
     if len(x) > max_samples:
-        x = x[torch.as_tensor(np.random.default_rng(seed).choice(len(x), max_samples, replace=False))]
-    nn_sq = torch.empty(len(x))
+        x = x[np.random.default_rng(seed).choice(len(x), max_samples, replace=False)]
+    nn_sq = np.empty(len(x), dtype=np.float32)
     x_sq = (x * x).sum(1)
     for start in range(0, len(x), 1024):
-        d2 = (x_sq[start:start + 1024, None] + x_sq[None, :] - 2.0 * x[start:start + 1024] @ x.T).clamp_min_(0.0)
-        rows = torch.arange(len(d2))
-        d2[rows, rows + start] = math.inf  # not the point itself
-        nn_sq[start:start + 1024] = d2.min(1).values
-    return float(np.quantile(nn_sq.sqrt().numpy(), quantile))
+        d2 = x_sq[start:start + 1024, None] + x_sq[None, :] - 2.0 * x[start:start + 1024] @ x.T
+        rows = np.arange(len(d2))
+        d2[rows, rows + start] = np.inf  # not the point itself
+        nn_sq[start:start + 1024] = d2.min(1)
+    return float(np.quantile(np.sqrt(np.clip(nn_sq, 0.0, None)), quantile))
 
 
 def birthday_support(feats: np.ndarray | torch.Tensor, *, threshold: float, batch_size: int = 1024,
@@ -67,8 +66,8 @@ def birthday_support(feats: np.ndarray | torch.Tensor, *, threshold: float, batc
 
     threshold: pairs closer than this (Euclidean, in feats' units) are near-duplicates; see birthday_threshold.
     batch_size: the largest batch examined (clipped to N); the cost is up to n_batches · batch_size² / 2
-    distances. If half the batches of this size hold no near-duplicate,
-    the crossing lies beyond it and batch_size² is returned as a lower bound, with a warning.
+    distances. If half the batches of this size hold no near-duplicate, the crossing lies beyond it and
+    batch_size² is returned as a lower bound, with a warning.
     n_batches: independent random orderings used to estimate the collision probabilities.
     """
     x = _as_features(feats, "feats")
@@ -78,24 +77,24 @@ def birthday_support(feats: np.ndarray | torch.Tensor, *, threshold: float, batc
         raise ValueError(f"birthday_support needs batch_size >= 2 and N >= 2 (got {s_max}), threshold > 0 "
                          f"(got {threshold}) and n_batches >= 1 (got {n_batches})")
     rng = np.random.default_rng(seed)
-    order = [torch.as_tensor(rng.permutation(n)[:s_max]) for _ in range(n_batches)]  # random orderings
-    first = torch.full((n_batches,), math.inf, dtype=torch.float64)  # T: first prefix size with a near-duplicate
+    order = [rng.permutation(n)[:s_max] for _ in range(n_batches)]  # random orderings
+    first = np.full(n_batches, np.inf)  # T: size of the first prefix that holds a near-duplicate
     thr_sq = float(threshold) ** 2
     x_sq = (x * x).sum(1)
     for start in range(0, s_max, _BLOCK):
         stop = min(start + _BLOCK, s_max)
-        earlier = torch.arange(stop)[None, :] < torch.arange(start, stop)[:, None]  # pairs (i, j) with i < j
-        for b in torch.isinf(first).nonzero().squeeze(1).tolist():  # orderings without a collision so far
+        earlier = np.arange(stop)[None, :] < np.arange(start, stop)[:, None]  # pairs (i, j) with i < j
+        for b in np.flatnonzero(np.isinf(first)):  # orderings without a near-duplicate so far
             prefix, new = order[b][:stop], order[b][start:stop]
             d2 = x_sq[new, None] + x_sq[None, prefix] - 2.0 * x[new] @ x[prefix].T  # (stop - start, stop)
-            hit = ((d2 < thr_sq) & earlier).any(1)  # sample j collides with an earlier one
+            hit = ((d2 < thr_sq) & earlier).any(1)  # sample j is a near-duplicate of an earlier one
             if hit.any():
-                first[b] = start + int(hit.float().argmax()) + 1  # prefix size = index of the first hit + 1
-        if int(torch.isfinite(first).sum()) * 2 > n_batches:
+                first[b] = start + int(hit.argmax()) + 1  # prefix size = index of the first hit + 1
+        if np.isfinite(first).sum() * 2 > n_batches:
             break  # more than half collided: the median of T is known
-    if int(torch.isfinite(first).sum()) * 2 <= n_batches:
+    if np.isfinite(first).sum() * 2 <= n_batches:
         warnings.warn(f"birthday_support: no near-duplicate in half of the batches of size {s_max}; "
                       f"returning the lower bound {s_max}² (raise batch_size or threshold)", stacklevel=2)
         return float(s_max) ** 2
-    s = float(np.quantile(first.clamp_max(s_max + 1).numpy(), 0.5))  # P(T <= s) crosses 1/2
+    s = float(np.quantile(np.minimum(first, s_max + 1), 0.5))  # P(T <= s) crosses 1/2
     return s * s
