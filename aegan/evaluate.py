@@ -52,7 +52,6 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
     return scores
 
 
-@torch.no_grad()
 def encoder_scores(run: Run, x_test: torch.Tensor, seed: int) -> dict[str, float]:
     """recon_error_test: mean squared error per element of held-out reconstructions, on the model's scale
     (vectors standardized, images in [-1, 1]). code_kl: KL(q(z) ‖ p(z)) between the aggregate posterior of
@@ -60,7 +59,8 @@ def encoder_scores(run: Run, x_test: torch.Tensor, seed: int) -> dict[str, float
     from aegan.density_ratio import estimate_kl
 
     z_hat = run.encode_model(x_test)
-    x_rec = run.model.generate(z_hat.to(run.model.device)).cpu()
+    with torch.no_grad():
+        x_rec = run.model.generate(z_hat.to(run.model.device)).cpu()
     recon = float((x_rec - x_test).square().flatten(1).mean(1).mean())
     z_prior = run.model.prior(len(z_hat), "cpu", generator=torch.Generator().manual_seed(seed))
     return {"recon_error_test": recon, "code_kl": float(estimate_kl(z_hat, z_prior, seed=seed))}
