@@ -65,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="write a self-contained report.html for a run or a folder of runs")
     r.add_argument("path")
 
+    b = sub.add_parser("bench", help="every method side by side on ring8 and grid25, over seeds (suites: modes, tricks)")
+    b.add_argument("suite", help="modes or tricks")
+    b.add_argument("--models", help="comma-separated models (modes) or variants (tricks) to run")
+    b.add_argument("--seeds", type=_positive("--seeds"), default=5)
+    b.add_argument("--data", default="ring8,grid25", help="comma-separated data sets")
+    b.add_argument("--out", default="bench")
+    b.add_argument("--threads", type=int, default=0, help="torch CPU threads per run; 0 = torch's default")
+
     d = sub.add_parser("demo", help="the main job: collapse and its cure on ring8 and grid25, on CPU in minutes")
     d.add_argument("--out", default="demo")
     d.add_argument("--steps", type=_positive("--steps"), default=None, help="steps per run (default: each model's)")
@@ -159,6 +167,15 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(a: argparse.Namespace) -> int:
+    from aegan.bench import run_bench
+
+    models = [m.strip() for m in a.models.split(",")] if a.models else None
+    run_bench(a.suite, models=models, seeds=a.seeds, out=a.out, data=tuple(d.strip() for d in a.data.split(",")),
+              threads=a.threads)
+    return 0
+
+
 def cmd_demo(a: argparse.Namespace) -> int:
     from aegan.demo import demo
 
@@ -167,7 +184,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    commands = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo}
+    commands = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo,
+                "bench": cmd_bench}
     try:
         a, extra = build_parser().parse_known_args(argv)
         if extra and a.command == "train" and all("=" in e and not e.startswith("-") for e in extra):

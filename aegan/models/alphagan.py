@@ -43,7 +43,7 @@ class AlphaGAN(Model):
 
     @staticmethod
     def defaults(kind: str) -> dict[str, Any]:
-        return ENCODER_VECTOR_DEFAULTS if kind == "vector" else {}
+        return {**ENCODER_VECTOR_DEFAULTS, "steps": 3500} if kind == "vector" else {}  # four updates a step
 
     def phases(self) -> list[Phase]:
         return [Phase("D", ("D",), self.loss_D), Phase("C", ("C",), self.loss_C),
