@@ -63,6 +63,7 @@ class TricksConfig:
     virtual_batch_size: int = 64  # size of that reference batch
     spectral_norm: bool = False  # spectral normalisation of D's layers (Miyato et al. 2018)
     r1: float = 0.0  # γ of the R1 penalty γ/2·E‖∇ₓD(x)‖² on real data (Mescheder et al. 2018); 0 = off
+    r1_every: int = 16  # lazy regularization: R1 on every k-th step with weight k·γ (Karras et al. 2020); 1 = always
     ema: float = 0.0  # decay of the generator's exponential moving average used for sampling; 0 = off
     pack: int = 1  # PacGAN packing degree: D judges k samples at once (Lin et al. 2018); 1 = off
 
@@ -124,7 +125,7 @@ class Config:
             (self.tricks.pack >= 1 and self.batch_size % self.tricks.pack == 0,
              f"tricks.pack must be >= 1 and divide batch_size {self.batch_size}; got {self.tricks.pack}"),
             (self.tricks.minibatch_kernels >= 1 and self.tricks.minibatch_kernel_dim >= 1
-             and self.tricks.virtual_batch_size >= 1, "tricks sizes must be at least 1"),
+             and self.tricks.virtual_batch_size >= 1 and self.tricks.r1_every >= 1, "tricks sizes must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:

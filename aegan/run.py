@@ -161,11 +161,14 @@ class Run:
         if n < 1:
             raise AeganError(f"the number of samples must be at least 1, got {n}")
         g = torch.Generator().manual_seed(seed) if seed is not None else None
-        draw = (lambda k: self.model.prior(k, "cpu", generator=g)) if sampler == "prior" else \
-            (lambda k, code_model=self.code_sampler(sampler): code_model.sample(k, generator=g))
+        code_model = None if sampler == "prior" else self.code_sampler(sampler)
         self.model.eval()
-        return torch.cat([self.model.generate(draw(min(batch, n - i)).to(self.model.device)).cpu()
-                          for i in range(0, n, batch)])
+        out = []
+        for i in range(0, n, batch):
+            k = min(batch, n - i)
+            z = self.model.prior(k, "cpu", generator=g) if code_model is None else code_model.sample(k, generator=g)
+            out.append(self.model.generate(z.to(self.model.device)).cpu())
+        return torch.cat(out)
 
     def sample(self, n: int, sampler: str | None = None, seed: int | None = None) -> torch.Tensor:
         """n samples in the data's units and layout (CPU float32); `sampler` defaults to the model's first."""

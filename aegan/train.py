@@ -285,6 +285,7 @@ class LoopTricks:
 
         t = cfg.tricks
         self.r1 = t.r1 if "D" in nets else 0.0
+        self.r1_every = t.r1_every
         self.ha_weight = t.historical_averaging
         self.ha = {n: tricks.HistoricalAverage() for n in ("G", "D") if n in nets and t.historical_averaging > 0}
         self.ema = None
@@ -297,12 +298,19 @@ class LoopTricks:
         return bool(self.r1 or self.ha or self.ema)
 
     def penalties(self, phase: Phase, s: Any, nets: dict[str, torch.nn.Module],
-                  params: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
+                  params: dict[str, list[torch.Tensor]], step: int) -> dict[str, torch.Tensor]:
         from aegan import tricks
+        from aegan.nets.minibatch import MinibatchDiscrimination
 
         out = {}
-        if self.r1 and "D" in phase.nets:
-            out["r1"] = self.r1 * tricks.r1_penalty(nets["D"], s.x)  # γ/2·E‖∇ₓD(x)‖², Mescheder 2018 Eq. (9)
+        if self.r1 and "D" in phase.nets and step % self.r1_every == 0:
+            mbd = [m for m in nets["D"].modules() if isinstance(m, MinibatchDiscrimination)]
+            for m in mbd:
+                m.twice_differentiable = True  # the penalty's gradient needs second derivatives
+            # k·γ/2·E‖∇ₓD(x)‖² every k-th step: Mescheder 2018 Eq. (9), lazily (Karras 2020 §4)
+            out["r1"] = self.r1_every * self.r1 * tricks.r1_penalty(nets["D"], s.x)
+            for m in mbd:
+                m.twice_differentiable = False
         for name in phase.nets:
             if name in self.ha:
                 out[f"hist_{name}"] = self.ha_weight * self.ha[name].penalty(params[name])  # ‖θ − θ̄‖², Salimans §3.3
@@ -349,7 +357,7 @@ def train_step(model: Model, nets: dict[str, torch.nn.Module], phases: Sequence[
         _set_trainable(params, phase.nets)  # new forward passes record no weight gradients for frozen nets
         loss, extra = phase.loss(s)
         if loop_tricks is not None and loop_tricks.active:
-            penalties = loop_tricks.penalties(phase, s, nets, params)
+            penalties = loop_tricks.penalties(phase, s, nets, params, step)
             loss = loss + sum(penalties.values())
             extra = {**extra, **penalties}
         opt = optimizers[phase.name]

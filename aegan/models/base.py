@@ -120,7 +120,6 @@ class Model(nn.Module):
             from aegan.nets.minibatch import with_minibatch_discrimination
 
             with_minibatch_discrimination(d, t.minibatch_kernels, t.minibatch_kernel_dim)
-            d.head[0].twice_differentiable = t.r1 > 0
         if t.spectral_norm:
             tricks.apply_spectral_norm(d)
         return tricks.Pack(d, t.pack) if t.pack > 1 else d
