@@ -21,7 +21,7 @@ from conftest import fashion_available
 def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
     record = checkpoint.list_checkpoints(run_dir / "checkpoints")[-1]
     tensors = load_file(record.with_suffix(".safetensors"))
-    return {k: v for k, v in tensors.items() if k.startswith(("nets.", "optim."))}
+    return {k: v for k, v in tensors.items() if k.startswith(("nets.", "optim.", "ema.", "ha."))}
 
 
 def assert_same_weights(a: Path, b: Path) -> None:
@@ -124,3 +124,20 @@ def test_existing_run_folder_is_not_overwritten(tmp_path, tiny):
     with pytest.raises(aegan.AeganError, match="not an aegan run folder"):
         aegan.train("gan", data="ring8", steps=5, out=tmp_path / "mine", overrides=tiny, overwrite=True)
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
+
+
+def test_resume_with_tricks_restores_their_state(tmp_path, tiny):
+    tiny.update({"checkpoint_every": 10, "tricks.ema": 0.9, "tricks.historical_averaging": 0.1, "tricks.r1": 1.0,
+                 "tricks.r1_every": 3, "tricks.label_smoothing": 0.9})
+    aegan.train("gan", data="ring8", steps=20, out=tmp_path / "full", seed=2, overrides=tiny)
+    aegan.train("gan", data="ring8", steps=10, out=tmp_path / "cut", seed=2, overrides=tiny)
+    aegan.resume(tmp_path / "cut", steps=20)
+    assert_same_weights(tmp_path / "full", tmp_path / "cut")
+    last = checkpoint.list_checkpoints(tmp_path / "cut" / "checkpoints")[-1].with_suffix(".safetensors")
+    keys = load_file(last).keys()
+    assert any(k.startswith("ema.G.") for k in keys) and any(k.startswith("ha.D.") for k in keys)
+    run = aegan.load(tmp_path / "cut")
+    assert run.model.g_ema is not None  # sampling uses the moving average
+    ema = {k[len("ema.G."):]: v for k, v in load_file(last).items() if k.startswith("ema.G.")}
+    for k, v in run.model.g_ema.state_dict().items():
+        torch.testing.assert_close(v, ema[k])

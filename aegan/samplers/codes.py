@@ -1,202 +1,355 @@
-"""Code models: "work on the code, not the data". Fitted to an encoder's codes after training, then decoded by G.
+"""Code models: "work on the code, not the data".
 
-Sampling an autoencoder through its prior puts samples wherever the prior has mass, whether or not the
-encoder put codes there (between the modes, for grid25). Fitting a density to the codes themselves and
-decoding its samples follows the two-stage idea of Dai & Wipf 2019 ("Diagnosing and Enhancing VAE Models",
-arXiv:1903.05789) and Ghosh et al. 2020 ("From Variational to Deterministic Autoencoders", arXiv:1903.12436).
+A model with an encoder E can be sampled without trusting its prior: fit a density model to the codes
+ẑ = E(x) of training data, draw codes from it and decode them with G. Prior samples of an autoencoder
+fall between the modes its encoder actually uses; samples of a model of the codes do not. Two-stage
+sampling in this sense is what Ghosh et al. use for deterministic autoencoders (From Variational to
+Deterministic Autoencoders, ICLR 2020, arXiv:1903.12436: ex-post density estimation with a full-covariance
+Gaussian or a 10-component GMM) and what Dai & Wipf do with a second VAE on the codes (Diagnosing and
+Enhancing VAE Models, ICLR 2019, arXiv:1903.05789). Here:
 
-Every code model has `fit(codes (N, d), seed)`, `sample(n, generator) -> (n, d)`, and `state()` /
-`from_state()` as plain tensors + JSON, so it is stored in the run folder without pickles.
+  gaussian  N(μ, Σ) fitted to the codes (mean and covariance with a small ridge; sampled by Cholesky)
+  gmm       Σ_k π_k N(μ_k, Σ_k), scikit-learn's EM with full covariances; sampled in torch
+  codegan   a small non-saturating GAN (Goodfellow et al., Generative Adversarial Nets, NeurIPS 2014,
+            arXiv:1406.2661) trained on the standardized codes; its discriminator is a DensityRatio
+
+Every sampler follows `CodeSampler`: `fit(codes, seed)`, `sample(n, generator)` (float32, CPU, deterministic
+given the generator), and `state()` / `from_state()` as tensors plus JSON, so that a fitted code model is
+stored as safetensors + JSON (aegan/samplers/__init__.py), never as a pickle: of scikit-learn's mixture
+only its arrays are kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
-import tempfile
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
 
-from aegan.checkpoint import atomic_write_text
-from aegan.errors import CheckpointError
+from aegan.checkpoint import atomic_write_bytes, atomic_write_text
+from aegan.density_ratio import DensityRatio
+from aegan.errors import AeganError, CheckpointError
+from aegan.nets.mlp import MLP
 
-MAX_FIT = 20_000  # codes used to fit a code model
+
+@runtime_checkable
+class CodeSampler(Protocol):
+    """A density model of codes (N, d), fitted once and sampled many times."""
+
+    name: ClassVar[str]
+
+    def fit(self, codes: torch.Tensor, seed: int = 0) -> CodeSampler:
+        """Fit to codes (N, d); deterministic for a given seed. Returns self."""
+        ...
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n codes (n, d), float32 on CPU; the same generator state gives the same codes."""
+        ...
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """(tensors, JSON-able meta) from which `from_state` rebuilds the fitted sampler."""
+        ...
+
+    @classmethod
+    def from_state(cls, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> CodeSampler:
+        ...
+
+
+def _check_codes(codes: torch.Tensor, min_n: int = 2) -> torch.Tensor:
+    """Codes as a float64 CPU tensor (N, d), checked for shape, size and finiteness."""
+    codes = torch.as_tensor(codes).detach().cpu().clone().to(torch.float64)
+    if codes.ndim != 2:
+        raise ValueError(f"codes must have shape (N, d), got {tuple(codes.shape)}")
+    if len(codes) < min_n:
+        raise ValueError(f"a code model needs at least {min_n} codes, got {len(codes)}")
+    if not torch.isfinite(codes).all():
+        raise AeganError("the encoder's codes contain NaN or inf, so no code model can be fitted: the run has "
+                         "diverged; train again with a lower learning rate or resume from an earlier checkpoint")
+    return codes
+
+
+def _check_n(n: int) -> None:
+    if n < 0:
+        raise ValueError(f"the number of samples must be at least 0, got {n}")
+
+
+def _need(tensors: dict[str, torch.Tensor], key: str, shape: tuple[int, ...]) -> torch.Tensor:
+    """tensors[key] as float32, checked against `shape` (a stored state that does not fit raises ValueError)."""
+    if key not in tensors:
+        raise ValueError(f"tensor {key!r} is missing")
+    t = tensors[key]
+    if tuple(t.shape) != shape:
+        raise ValueError(f"tensor {key!r} has shape {tuple(t.shape)}, expected {shape}")
+    return t.to(torch.float32)
 
 
 class GaussianSampler:
-    """A full-covariance Gaussian fitted to the codes (maximum likelihood, plus a small ridge)."""
+    """z ~ N(μ, Σ): μ the mean of the codes, Σ their covariance + ridge·(tr Σ / d)·I; z = μ + L ε, Σ = L Lᵀ."""
 
-    name = "gaussian"
+    name: ClassVar[str] = "gaussian"
 
-    def __init__(self) -> None:
-        self.mean = torch.zeros(0)
-        self.chol = torch.zeros(0, 0)
+    def __init__(self, ridge: float = 1e-6) -> None:
+        self.ridge = ridge  # relative to the mean variance: keeps Σ positive definite for collapsed codes
+        self.mu: torch.Tensor | None = None  # (d,)
+        self.scale_tril: torch.Tensor | None = None  # (d, d), lower-triangular L
 
-    def fit(self, codes: torch.Tensor, seed: int = 0) -> "GaussianSampler":
-        z = codes.double()[:MAX_FIT]
-        self.mean = z.mean(0)
-        cov = torch.cov(z.T).reshape(z.shape[1], z.shape[1]) + 1e-6 * torch.eye(z.shape[1], dtype=torch.float64)
-        self.chol = torch.linalg.cholesky(cov)
+    @property
+    def covariance(self) -> torch.Tensor:
+        """Σ = L Lᵀ (d, d)."""
+        assert self.scale_tril is not None, "fit the sampler first"
+        return self.scale_tril @ self.scale_tril.T
+
+    def fit(self, codes: torch.Tensor, seed: int = 0) -> GaussianSampler:
+        z = _check_codes(codes)  # (N, d), float64
+        d = z.shape[1]
+        mu = z.mean(0)
+        sigma = torch.cov(z.T).reshape(d, d)  # unbiased sample covariance
+        sigma = sigma + (self.ridge * float(sigma.diagonal().mean()) + 1e-12) * torch.eye(d, dtype=z.dtype)
+        self.mu = mu.to(torch.float32)
+        self.scale_tril = torch.linalg.cholesky(sigma).to(torch.float32)
         return self
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        eps = torch.randn(n, len(self.mean), generator=generator, dtype=torch.float64)
-        return (self.mean + eps @ self.chol.T).float()  # μ + L ε, Σ = L Lᵀ
+        if self.mu is None or self.scale_tril is None:
+            raise RuntimeError("GaussianSampler.sample called before fit")
+        _check_n(n)
+        eps = torch.randn(n, len(self.mu), generator=generator)  # (n, d), ε ~ N(0, I)
+        return self.mu + eps @ self.scale_tril.T  # z = μ + L ε
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        return {"mean": self.mean, "chol": self.chol}, {}
+        assert self.mu is not None and self.scale_tril is not None, "fit the sampler first"
+        return {"mu": self.mu, "scale_tril": self.scale_tril}, {"dim": len(self.mu), "ridge": self.ridge}
 
     @classmethod
-    def from_state(cls, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> "GaussianSampler":
-        s = cls()
-        s.mean, s.chol = tensors["mean"], tensors["chol"]
-        return s
+    def from_state(cls, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> GaussianSampler:
+        d = int(meta["dim"])
+        sampler = cls(ridge=float(meta["ridge"]))
+        sampler.mu = _need(tensors, "mu", (d,))
+        sampler.scale_tril = _need(tensors, "scale_tril", (d, d))
+        return sampler
 
 
 class GMMSampler:
-    """A Gaussian mixture with full covariances (scikit-learn's EM), 50 components by default: enough that no
-    two of grid25's 25 code clusters share a component (25 components sometimes merged clusters)."""
+    """z ~ Σ_k π_k N(μ_k, Σ_k), fitted by EM (scikit-learn's GaussianMixture, full covariances) on up to
+    `max_fit` codes; only π (K,), μ (K, d) and the Cholesky factors L_k (K, d, d) are kept, and sampling is
+    in torch: k ~ Categorical(π), z = μ_k + L_k ε."""
 
-    name = "gmm"
+    name: ClassVar[str] = "gmm"
 
-    def __init__(self, n_components: int = 50) -> None:
-        self.n_components = n_components
-        self.weights = torch.zeros(0)
-        self.means = torch.zeros(0, 0)
-        self.chols = torch.zeros(0, 0, 0)
+    def __init__(self, n_components: int | None = None, max_fit: int = 20_000, max_iter: int = 200,
+                 reg_covar: float = 1e-6) -> None:
+        self.n_components = n_components  # None = by code size: 50 (d <= 4), 20 (d <= 16), 10; at most N // 20
+        self.max_fit = max_fit  # codes used by EM at most (a random subset of them)
+        self.max_iter = max_iter
+        self.reg_covar = reg_covar
+        self.weights: torch.Tensor | None = None  # (K,) π
+        self.means: torch.Tensor | None = None  # (K, d) μ_k
+        self.scale_tril: torch.Tensor | None = None  # (K, d, d) L_k, Σ_k = L_k L_kᵀ
+        self.converged: bool | None = None
 
-    def fit(self, codes: torch.Tensor, seed: int = 0) -> "GMMSampler":
+    def fit(self, codes: torch.Tensor, seed: int = 0) -> GMMSampler:
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.mixture import GaussianMixture
 
-        z = codes.double().numpy()[:MAX_FIT]
-        k = max(1, min(self.n_components, len(z) // 20))
-        gmm = GaussianMixture(n_components=k, covariance_type="full", reg_covar=1e-6, random_state=seed,
-                              max_iter=200).fit(z)
-        self.weights = torch.from_numpy(gmm.weights_)
-        self.means = torch.from_numpy(gmm.means_)
-        self.chols = torch.linalg.cholesky(torch.from_numpy(gmm.covariances_))
+        z = _check_codes(codes).numpy()  # (N, d), float64
+        d = z.shape[1]
+        # EM costs O(N·K·d²) per iteration: 2-D codes get 50 components on 20k codes (25 sometimes merged grid25's
+        # clusters), image codes (d = 64) 10 components on 10k codes, which keeps a fit under a minute on a CPU.
+        max_fit = self.max_fit if d <= 16 else min(self.max_fit, 10_000)
+        if len(z) > max_fit:
+            z = z[np.random.default_rng(seed).permutation(len(z))[:max_fit]]
+        k = self.n_components or min(50 if d <= 4 else 20 if d <= 16 else 10, len(z) // 20 or 1)
+        if not 1 <= k <= len(z):
+            raise ValueError(f"a mixture of {k} components needs between 1 and {len(z)} (the number of codes)")
+        gmm = GaussianMixture(n_components=k, covariance_type="full", reg_covar=self.reg_covar,
+                              random_state=seed, max_iter=self.max_iter)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # recorded in `converged` instead
+            gmm.fit(z)
+        self.weights = torch.as_tensor(gmm.weights_, dtype=torch.float32)
+        self.means = torch.as_tensor(gmm.means_, dtype=torch.float32)
+        self.scale_tril = torch.as_tensor(np.linalg.cholesky(gmm.covariances_), dtype=torch.float32)
+        self.converged = bool(gmm.converged_)
         return self
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        k = torch.multinomial(self.weights, n, replacement=True, generator=generator)  # component of each sample
-        eps = torch.randn(n, self.means.shape[1], generator=generator, dtype=torch.float64)
-        return (self.means[k] + torch.einsum("nij,nj->ni", self.chols[k], eps)).float()  # μ_k + L_k ε
+        if self.weights is None or self.means is None or self.scale_tril is None:
+            raise RuntimeError("GMMSampler.sample called before fit")
+        _check_n(n)
+        if n == 0:
+            return torch.empty(0, self.means.shape[1])
+        comp = torch.multinomial(self.weights, n, replacement=True, generator=generator)  # (n,), k ~ π
+        eps = torch.randn(n, self.means.shape[1], generator=generator)  # (n, d), ε ~ N(0, I)
+        z = torch.empty_like(eps)
+        for k in comp.unique().tolist():  # one matmul per component, not an (n, d, d) gather
+            idx = comp == k
+            z[idx] = self.means[k] + eps[idx] @ self.scale_tril[k].T  # z = μ_k + L_k ε
+        return z
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        return {"weights": self.weights, "means": self.means, "chols": self.chols}, {"n_components": self.n_components}
+        assert self.weights is not None and self.means is not None and self.scale_tril is not None, "fit first"
+        tensors = {"weights": self.weights, "means": self.means, "scale_tril": self.scale_tril}
+        meta = {"n_components": int(self.means.shape[0]), "dim": int(self.means.shape[1]), "max_fit": self.max_fit,
+                "max_iter": self.max_iter, "reg_covar": self.reg_covar, "converged": self.converged}
+        return tensors, meta
 
     @classmethod
-    def from_state(cls, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> "GMMSampler":
-        s = cls(int(meta.get("n_components", 50)))
-        s.weights, s.means, s.chols = tensors["weights"], tensors["means"], tensors["chols"]
-        return s
+    def from_state(cls, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> GMMSampler:
+        k, d = int(meta["n_components"]), int(meta["dim"])
+        sampler = cls(n_components=k, max_fit=int(meta["max_fit"]), max_iter=int(meta["max_iter"]),
+                      reg_covar=float(meta["reg_covar"]))
+        sampler.weights = _need(tensors, "weights", (k,))
+        sampler.means = _need(tensors, "means", (k, d))
+        sampler.scale_tril = _need(tensors, "scale_tril", (k, d, d))
+        sampler.converged = meta.get("converged")
+        if not (torch.isfinite(sampler.weights).all() and (sampler.weights >= 0).all() and sampler.weights.sum() > 0):
+            raise ValueError("mixture weights are not a probability vector")
+        return sampler
 
 
 class CodeGANSampler:
-    """A small GAN on the standardized codes (MLPs, non-saturating loss): a code model with no parametric form."""
+    """A small GAN on the codes: G: ε (noise_dim) -> z, D a DensityRatio classifier (real codes = class 1),
+    both MLPs, trained with the non-saturating loss on standardized codes (Goodfellow et al. 2014, §3):
+        D: −log σ(D(z)) − log(1 − σ(D(G(ε))))        G: −log σ(D(G(ε)))
+    Only G and the standardization are kept."""
 
-    name = "codegan"
+    name: ClassVar[str] = "codegan"
 
-    def __init__(self, steps: int = 3000, width: int = 128, depth: int = 3, batch_size: int = 256) -> None:
-        self.steps, self.width, self.depth, self.batch_size = steps, width, depth, batch_size
-        self.generator: torch.nn.Module | None = None
-        self.mean = torch.zeros(0)
-        self.std = torch.ones(0)
+    def __init__(self, steps: int = 3000, batch_size: int = 256, width: int = 128, depth: int = 3,
+                 lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999), noise_dim: int | None = None) -> None:
+        self.steps, self.batch_size, self.width, self.depth = steps, batch_size, width, depth
+        self.lr, self.betas = lr, betas
+        self.noise_dim = noise_dim  # None = the code dimension d
+        self.G: MLP | None = None
+        self.mu: torch.Tensor | None = None  # (d,) code mean
+        self.std: torch.Tensor | None = None  # (d,) code std; G makes standardized codes
 
-    def _build(self, d: int) -> torch.nn.Module:
-        from aegan.nets import MLP
-
-        return MLP(d, d, self.width, self.depth)
-
-    def fit(self, codes: torch.Tensor, seed: int = 0) -> "CodeGANSampler":
-        import torch.nn.functional as F
-
-        from aegan.nets import MLP
-
-        z = codes.float()[:MAX_FIT]
-        self.mean, self.std = z.mean(0), z.std(0).clamp_min(1e-6)
-        z = (z - self.mean) / self.std
+    def fit(self, codes: torch.Tensor, seed: int = 0) -> CodeGANSampler:
+        z = _check_codes(codes)  # (N, d), float64
         d = z.shape[1]
-        g = torch.Generator().manual_seed(seed)
-        with torch.random.fork_rng(devices=[]):
+        self.noise_dim = self.noise_dim or d
+        self.mu, self.std = z.mean(0).float(), z.std(0).clamp_min(1e-8).float()
+        z = ((z.float() - self.mu) / self.std)  # (N, d), standardized
+        with torch.random.fork_rng(devices=[]):  # initial weights from `seed`; the caller's RNG is untouched
             torch.manual_seed(seed)
-            G, D = self._build(d), MLP(d, 1, self.width, self.depth)
-        opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        for _ in range(self.steps):
-            real = z[torch.randint(len(z), (self.batch_size,), generator=g)]
-            fake = G(torch.randn(self.batch_size, d, generator=g))
-            loss_d = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()  # −log D(z) − log(1 − D(G(u)))
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            loss_g = F.softplus(-D(fake)).mean()  # −log D(G(u))
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward(inputs=list(G.parameters()))
-            opt_g.step()
-        self.generator = G.eval().requires_grad_(False)
+            G = MLP(self.noise_dim, d, self.width, self.depth)
+            D = DensityRatio(net=MLP(d, 1, self.width, self.depth))
+        g = torch.Generator().manual_seed(seed)  # minibatches and noise
+        opt_g = torch.optim.Adam(G.parameters(), lr=self.lr, betas=self.betas)
+        opt_d = torch.optim.Adam(D.parameters(), lr=self.lr, betas=self.betas)
+        b = min(self.batch_size, len(z))
+        with torch.enable_grad():
+            for _ in range(self.steps):
+                z_real = z[torch.randint(len(z), (b,), generator=g)]  # (b, d)
+                z_fake = G(torch.randn(b, self.noise_dim, generator=g))  # (b, d), G(ε)
+                # D step: real codes are class 1 of the density-ratio classifier
+                loss_d = D.loss(z_real, z_fake.detach())  # −log σ(D(z)) − log(1 − σ(D(G(ε))))
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+                # G step, on the same fakes: non-saturating
+                loss_g = F.softplus(-D(z_fake)).mean()  # −log σ(D(G(ε)))
+                opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                opt_g.step()
+        self.G = G.eval().requires_grad_(False)
         return self
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        assert self.generator is not None, "fit the code GAN first"
-        u = torch.randn(n, len(self.mean), generator=generator)
-        return self.generator(u) * self.std + self.mean
+        if self.G is None or self.mu is None or self.std is None:
+            raise RuntimeError("CodeGANSampler.sample called before fit")
+        _check_n(n)
+        eps = torch.randn(n, self.noise_dim, generator=generator)  # (n, noise_dim)
+        return self.G(eps) * self.std + self.mu  # (n, d), back in code units
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        assert self.generator is not None
-        tensors = {f"G.{k}": v for k, v in self.generator.state_dict().items()}
-        tensors.update({"mean": self.mean, "std": self.std})
-        return tensors, {"width": self.width, "depth": self.depth, "steps": self.steps}
+        assert self.G is not None and self.mu is not None and self.std is not None, "fit the sampler first"
+        tensors = {f"G.{k}": v.contiguous() for k, v in self.G.state_dict().items()}
+        meta = {"dim": len(self.mu), "noise_dim": self.noise_dim, "width": self.width, "depth": self.depth,
+                "steps": self.steps, "batch_size": self.batch_size, "lr": self.lr, "betas": list(self.betas),
+                "mu": self.mu.tolist(), "std": self.std.tolist()}
+        return tensors, meta
 
     @classmethod
-    def from_state(cls, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> "CodeGANSampler":
-        s = cls(steps=int(meta["steps"]), width=int(meta["width"]), depth=int(meta["depth"]))
-        s.mean, s.std = tensors["mean"], tensors["std"]
-        s.generator = s._build(len(s.mean))
-        s.generator.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G.")})
-        s.generator.eval().requires_grad_(False)
-        return s
+    def from_state(cls, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> CodeGANSampler:
+        d = int(meta["dim"])
+        sampler = cls(steps=int(meta["steps"]), batch_size=int(meta["batch_size"]), width=int(meta["width"]),
+                      depth=int(meta["depth"]), lr=float(meta["lr"]), betas=tuple(meta["betas"]),
+                      noise_dim=int(meta["noise_dim"]))
+        sampler.mu = torch.tensor(meta["mu"], dtype=torch.float32)
+        sampler.std = torch.tensor(meta["std"], dtype=torch.float32)
+        if sampler.mu.shape != (d,) or sampler.std.shape != (d,):
+            raise ValueError(f"the standardization does not have {d} entries")
+        G = MLP(sampler.noise_dim, d, sampler.width, sampler.depth)
+        weights = {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}
+        G.load_state_dict(weights)  # RuntimeError on missing, unexpected or mis-shaped tensors
+        sampler.G = G.eval().requires_grad_(False)
+        return sampler
 
 
-SAMPLERS: dict[str, type] = {"gaussian": GaussianSampler, "gmm": GMMSampler, "codegan": CodeGANSampler}
+# --- registry and storage ----------------------------------------------------------------------------
+
+SAMPLERS: dict[str, type[CodeSampler]] = {"gaussian": GaussianSampler, "gmm": GMMSampler, "codegan": CodeGANSampler}
 FORMAT = "aegan-sampler"
+VERSION = 1
 
 
-def save_sampler(sampler: Any, folder: Path) -> Path:
-    """Write `folder/<name>.safetensors` and `folder/<name>.json` atomically (the JSON last)."""
+def save_sampler(sampler: CodeSampler, folder: Path) -> Path:
+    """Store a fitted code model as `folder/<name>.safetensors` + `folder/<name>.json`, each written atomically,
+    the JSON last (with the SHA-256 of the tensors): a stored sampler exists only once its JSON does."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors, meta = sampler.state()
-    target = folder / f"{sampler.name}.safetensors"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{sampler.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    atomic_write_text(folder / f"{sampler.name}.json", json.dumps({"format": FORMAT, "name": sampler.name, **meta}))
-    return target
+    blob = save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
+    weights = folder / f"{sampler.name}.safetensors"
+    atomic_write_bytes(weights, blob)  # temp file, fsync, os.replace
+    record = {"format": FORMAT, "version": VERSION, "name": sampler.name, "weights": weights.name,
+              "sha256": hashlib.sha256(blob).hexdigest(), "meta": meta}
+    atomic_write_text(folder / f"{sampler.name}.json", json.dumps(record, indent=1) + "\n")
+    return weights
 
 
-def load_sampler(folder: Path, name: str) -> Any | None:
-    """The stored code model `name` in `folder`, or None if there is none; a corrupt or foreign one is an error."""
-    record = Path(folder) / f"{name}.json"
-    if not record.is_file():
+def load_sampler(folder: Path, name: str) -> CodeSampler | None:
+    """The code model `name` stored in `folder`, or None if none is stored there.
+
+    A record that is unreadable, foreign, for another sampler or whose tensors are missing, corrupt or do not fit
+    raises CheckpointError with one line saying so and how to refit."""
+    if name not in SAMPLERS:
+        raise ValueError(f"unknown code sampler {name!r}: use one of {', '.join(SAMPLERS)}")
+    path = Path(folder) / f"{name}.json"
+    if not path.is_file():
         return None
+    fix = f"delete {path.parent} to refit the code models"
+
+    def fail(why: str) -> CheckpointError:
+        return CheckpointError(f"stored code model {path} {why}: {fix}")
+
     try:
-        meta = json.loads(record.read_text())
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("name") != name:
-            raise ValueError("not an aegan code model")
-        tensors = load_file(record.with_suffix(".safetensors"))
-        return SAMPLERS[name].from_state(tensors, meta)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"stored code model {record} is corrupt or foreign ({e}): delete {record.parent} "
-                              f"to refit it") from None
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise fail(f"is unreadable or not JSON ({type(e).__name__})") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise fail(f"is not an aegan code model (no format: {FORMAT})")
+    if record.get("version") != VERSION or record.get("name") != name or not isinstance(record.get("meta"), dict):
+        raise fail(f"is version {record.get('version')} of sampler {record.get('name')!r}, this aegan reads "
+                   f"version {VERSION} of {name!r}")
+    weights = path.with_name(f"{name}.safetensors")
+    try:
+        blob = weights.read_bytes()
+    except OSError:
+        raise fail(f"has no tensors ({weights.name} is missing)") from None
+    if hashlib.sha256(blob).hexdigest() != record.get("sha256"):
+        raise fail(f"has corrupt tensors ({weights.name} does not match its checksum)")
+    try:
+        return SAMPLERS[name].from_state(load_safetensors(blob), record["meta"])
+    except (SafetensorError, KeyError, ValueError, TypeError, RuntimeError) as e:
+        raise fail(f"does not fit the {name} sampler ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None

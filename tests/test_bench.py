@@ -1,0 +1,26 @@
+"""The benchmark's variant lists and its summary table."""
+
+import pytest
+
+from aegan.bench import TRICKS, summary_table, variants
+from aegan.errors import AeganError
+
+
+def test_tricks_suite_has_each_trick_alone_all_together_and_alphagan():
+    names = [v[0] for v in variants("tricks", None)]
+    assert names[0] == "gan" and names[-1] == "alphagan" and "gan+all" in names
+    assert all(f"gan+{t}" in names for t in TRICKS)
+    all_overrides = dict(next(v for v in variants("tricks", None) if v[0] == "gan+all")[2])
+    assert len(all_overrides) == len(TRICKS)
+
+
+def test_summary_table_means_over_seeds():
+    rows = [{"variant": "aae", "data": "grid25", "modes_total": 25, "modes_covered": c, "high_quality_fraction": h,
+             "kl_modes": 0.01, "train_s": 40} for c, h in [(25, 0.98), (24, 0.96)]]
+    table = summary_table(rows)
+    assert "| aae | grid25 | 2 | 24.5 ± 0.7 / 25 | 0.970 ± 0.014 |" in table
+
+
+def test_unknown_suite():
+    with pytest.raises(AeganError, match="unknown benchmark suite"):
+        variants("speed", None)
