@@ -126,7 +126,10 @@ class Model(nn.Module):
 
     def d_loss(self, d_real: torch.Tensor, *d_fakes: torch.Tensor) -> torch.Tensor:
         """−log D(x) − Σ log(1 − D(fake)), with one-sided label smoothing of the real target if configured."""
-        return tricks.smoothed_discriminator_loss(d_real, *d_fakes, real_target=self.cfg.tricks.label_smoothing)
+        target = self.cfg.tricks.label_smoothing
+        if target == 1.0:
+            return losses.discriminator(d_real, *d_fakes)
+        return tricks.smoothed_discriminator_loss(d_real, *d_fakes, real_target=target)
 
     def g_adversarial(self, x_fake: torch.Tensor, x_real: torch.Tensor, form: str = "nonsaturating") -> torch.Tensor:
         """G's adversarial loss for generated samples x_fake: −log D(x_fake) (or −logit), plus or replaced by
