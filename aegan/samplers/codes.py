@@ -15,8 +15,8 @@ Enhancing VAE Models, ICLR 2019, arXiv:1903.05789). Here:
 
 Every sampler follows `CodeSampler`: `fit(codes, seed)`, `sample(n, generator)` (float32, CPU, deterministic
 given the generator), and `state()` / `from_state()` as tensors plus JSON, so that a fitted code model is
-stored as safetensors + JSON (aegan/samplers/__init__.py), never as a pickle: of scikit-learn's mixture
-only its arrays are kept.
+stored by `save_sampler` as safetensors + JSON, never as a pickle: of scikit-learn's mixture only its
+arrays are kept. `SAMPLERS` maps each name to its class.
 """
 
 from __future__ import annotations
