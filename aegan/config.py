@@ -44,7 +44,7 @@ class FabricConfig:
     num_nodes: int = 1
     strategy: str = "auto"  # auto | ddp | ddp_spawn | ...
     precision: str = "32-true"  # 32-true | bf16-mixed | 16-mixed
-    threads: int = 0  # torch CPU threads; 0 = leave torch's default
+    threads: int = 0  # torch CPU threads; 0 = 1 for vector data (small MLPs), torch's default for images
 
 
 @dataclass

@@ -73,6 +73,8 @@ def resolve_defaults(cfg: Config, kind: str) -> None:
     cfg.batch_size = cfg.batch_size or (256 if vector else 64)
     cfg.sample_every = cfg.sample_every or max(1, cfg.steps // 8)
     cfg.checkpoint_every = cfg.checkpoint_every or max(1, cfg.steps // 8)
+    if vector and cfg.fabric.threads == 0:
+        cfg.fabric.threads = 1  # small MLPs step faster on one CPU thread than on two (measured: 13 vs 17 ms)
 
 
 def lr_at(cfg: Config, step: int) -> float:
