@@ -62,8 +62,11 @@ def encoder_scores(run: Run, x_test: torch.Tensor, seed: int) -> dict[str, float
     with torch.no_grad():
         x_rec = run.model.generate(z_hat.to(run.model.device)).cpu()
     recon = float((x_rec - x_test).square().flatten(1).mean(1).mean())
-    z_prior = run.model.prior(len(z_hat), "cpu", generator=torch.Generator().manual_seed(seed))
-    return {"recon_error_test": recon, "code_kl": float(estimate_kl(z_hat, z_prior, seed=seed))}
+    scores = {"recon_error_test": recon}
+    if len(z_hat) >= 100:  # the classifier needs enough held-out codes to train and to score on
+        z_prior = run.model.prior(len(z_hat), "cpu", generator=torch.Generator().manual_seed(seed))
+        scores["code_kl"] = float(estimate_kl(z_hat, z_prior, seed=seed))
+    return scores
 
 
 @torch.no_grad()
