@@ -214,6 +214,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False) -> R
     order = BatchOrder(len(ds.train), cfg.batch_size, cfg.seed, fabric.global_rank, fabric.world_size)
     z_picture = model.prior(64 if ds.kind == "image" else 2000, "cpu",
                             generator=torch.Generator().manual_seed(PICTURE_SEED + cfg.seed))
+    modes = ds.info().get("modes")  # centres for the scatter pictures, computed once
     sums: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}
 
@@ -252,7 +253,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False) -> R
                 bar.set_postfix({k.split("/")[-1]: f"{v:.3f}" for k, v in record.items() if k.startswith("loss/")})
 
             if fabric.is_global_zero and (done % cfg.sample_every == 0 or done == cfg.steps):
-                picture(model, raw_nets, z_picture, ds.transform, ds.kind, ds.info().get("modes"),
+                picture(model, raw_nets, z_picture, ds.transform, ds.kind, modes,
                         out / "samples" / f"step_{done:07d}.png", title=f"{cfg.model} on {cfg.data}, step {done}")
 
             if done % cfg.checkpoint_every == 0 or done == cfg.steps:

@@ -1,7 +1,6 @@
 """The loop end to end: the run folder, exact resumption (also after SIGKILL), image data, the Python API."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
