@@ -55,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
 
-    e = sub.add_parser("eval", help="score a run; writes RUN/eval.json and prints a table")
-    e.add_argument("run")
+    e = sub.add_parser("eval", help="score a run (writes RUN/eval.json) or a file of samples; prints a table")
+    e.add_argument("run", nargs="?", help="a run folder; or leave out and give --samples and --data")
+    e.add_argument("--samples", help="score this .npy/.npz of samples from any generator instead of a run")
+    e.add_argument("--data", help="with --samples: the data set to compare them with (a name, folder or file)")
     e.add_argument("--n", type=_positive("--n"), default=10_000)
     e.add_argument("--sampler", default=None)
     e.add_argument("--seed", type=int, default=0)
@@ -148,9 +150,16 @@ def cmd_sample(a: argparse.Namespace) -> int:
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
-    from aegan.evaluate import evaluate
+    from aegan.evaluate import evaluate, evaluate_samples
 
-    scores = evaluate(a.run, n=a.n, sampler=a.sampler, seed=a.seed)
+    if a.samples is not None or a.data is not None:
+        if a.run is not None or a.samples is None or a.data is None:
+            raise AeganError("give either a run folder, or --samples FILE.npy with --data SPEC (not both)")
+        scores = evaluate_samples(a.samples, a.data, seed=a.seed)
+    elif a.run is None:
+        raise AeganError("give a run folder to score, or --samples FILE.npy --data SPEC")
+    else:
+        scores = evaluate(a.run, n=a.n, sampler=a.sampler, seed=a.seed)
     if a.json:
         print(json.dumps(scores, indent=2))
     else:

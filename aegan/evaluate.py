@@ -1,23 +1,40 @@
-"""Scoring a run: draws samples with a named sampler and writes the eval.json keys of DESIGN §3.
+"""Scoring a run, or samples from any source: the eval.json keys of DESIGN §3.
 
-Also draws the pictures the report shows next to the numbers (RUN/report/*.png): the scored samples,
-and for encoder models held-out reconstructions and latent interpolations.
+`evaluate(run)` draws samples with a named sampler, scores them and draws the pictures the report shows next to
+the numbers (RUN/report/*.png): the scored samples, and for encoder models held-out reconstructions and latent
+interpolations. `evaluate_samples(file, data)` scores an array of samples made by anything (another library
+included) against a data set. Image data is scored in the features of the data set's evaluator network
+(aegan.metrics.evaluator), trained once and cached.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+import numpy as np
 import torch
 
+from aegan import data as data_lib
 from aegan import metrics, plots
 from aegan.checkpoint import atomic_write_text
+from aegan.data.base import Dataset, Transform
 from aegan.errors import AeganError, DataError
+from aegan.metrics import evaluator as evaluator_lib
 from aegan.run import Run
 
 MAX_TEST = 10_000  # held-out examples used for reconstruction error and code KL
+MIN_IMAGE_SAMPLES = 100  # fewer samples cannot fill NDB's 100 bins or PRDC's neighbourhoods meaningfully
+NDB_BINS = 100  # Richardson & Weiss's K
+REFERENCE_SEED = 7  # fixed subset of the training split that samples are compared with
+
+
+def say(message: str) -> None:
+    """Progress and warnings go to stderr, so that `aegan eval --json` prints nothing but JSON on stdout."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None, seed: int = 0,
@@ -37,12 +54,17 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
     if run.modes is not None:
         centres, std = run.modes
         scores.update(metrics.mode_stats(samples.reshape(n, -1), centres, std))
+    elif run.info["kind"] == "image":
+        try:
+            scores.update(sample_scores(run.data(), x_model, seed))
+        except DataError as e:
+            say(f"aegan: warning: {e}; skipping the image metrics")
     test = None
     if run.model.has_encoder:
         try:
             test = run.data().test[:MAX_TEST]
         except DataError as e:
-            print(f"aegan: warning: {e}; skipping recon_error_test and code_kl", flush=True)
+            say(f"aegan: warning: {e}; skipping recon_error_test and code_kl")
     if test is not None:
         scores.update(encoder_scores(run, test, seed))
     scores.update({"n_samples": n, "seed": seed, "step": run.step, "sampler": sampler})
@@ -109,3 +131,104 @@ def draw_pictures(run: Run, x_model: torch.Tensor, sampler: str, test: torch.Ten
     picture(decoded, "interpolations", "decoded latent interpolations between held-out pairs",
             nrow=None if vector else 10)
 
+
+
+def sample_scores(ds: Dataset, x: torch.Tensor, seed: int = 0,
+                  log: Callable[[str], None] | None = None) -> dict[str, float]:
+    """Scores of samples x (N, *shape), on the model's scale, against data set ds with unknown modes.
+
+    The real reference is a fixed random subset of ds's training split, as large as x (at least 1,000 examples,
+    at most the whole split). Image data: fd, kid, precision and recall (k = 3), density and coverage (k = 5) and
+    birthday_support in the evaluator's features; with labels also classifier_score, the modes counted by the
+    evaluator's predictions (modes_total, modes_covered, kl_modes against the label frequencies; class triples
+    on stacked data) and evaluator_accuracy; msssim_samples and msssim_data; ndb and ndb_k on pixels.
+    Vector data: the feature metrics and ndb on the standardized vectors.
+    """
+    if len(x) < MIN_IMAGE_SAMPLES:
+        raise AeganError(f"scoring samples needs at least {MIN_IMAGE_SAMPLES} of them, got {len(x)}: raise --n")
+    g = torch.Generator().manual_seed(REFERENCE_SEED)
+    n_ref = min(len(ds.train), max(len(x), 1000))
+    real = ds.train[torch.randperm(len(ds.train), generator=g)[:n_ref]].float()
+    scores: dict[str, float] = {}
+    if ds.kind == "image":
+        ev = evaluator_lib.for_data(ds, log or say)
+        f_real, f_fake = ev.features(real), ev.features(x)
+        if ev.kind == "classifier":
+            scores["classifier_score"] = metrics.classifier_score(ev.probs(x))[0]
+            scores.update(metrics.histogram_stats(ev.predict(x), mode_weights(ds)))
+            scores["evaluator_accuracy"] = ev.info["accuracy"]
+        scores["msssim_samples"] = metrics.msssim_diversity((x.clamp(-1, 1) + 1) / 2, seed=seed)
+        scores["msssim_data"] = metrics.msssim_diversity((real + 1) / 2, seed=seed)
+    else:
+        f_real, f_fake = real, x.float()
+    scores["fd"] = metrics.frechet_distance(f_real, f_fake)
+    scores["kid"] = metrics.kid(f_real, f_fake, seed=seed)[0]
+    scores.update(metrics.prdc(f_real, f_fake, k=5, k_pr=3))
+    threshold = metrics.birthday_threshold(f_real)
+    if threshold > 0:
+        scores["birthday_support"] = metrics.birthday_support(f_fake, threshold=threshold, seed=seed)
+    scores.update(metrics.ndb(real.flatten(1), x.flatten(1), k=NDB_BINS, seed=seed))
+    return scores
+
+
+def mode_weights(ds: Dataset) -> torch.Tensor:
+    """True weights of the evaluator's modes: the training labels' class frequencies; on stacked data the
+    product of the base data set's class frequencies over the stacked channels."""
+    base = getattr(ds, "base", None)
+    labels = (base if base is not None else ds).labels_train
+    if labels is None:
+        raise DataError(f"{ds.name} has no labels to count modes with")
+    q = torch.bincount(labels).double()
+    q = q / q.sum()
+    if base is None:
+        return q
+    joint = q
+    for _ in range(ds.shape[0] - 1):
+        joint = (joint[:, None] * q[None, :]).flatten()
+    return joint
+
+
+def load_samples(path: str | os.PathLike[str], ds: Dataset) -> torch.Tensor:
+    """Samples saved as .npy/.npz in ds's data units (as `aegan sample` writes them; images also in any layout
+    aegan reads: (N, H, W), (N, C, H, W) or (N, H, W, C)) -> (N, *ds.shape) on the model's scale."""
+    from aegan.data.images import _check_values, _image_layout, _load_array_file
+
+    path = Path(path)
+    name = str(path)
+    if path.suffix.lower() not in (".npy", ".npz"):
+        raise DataError(f"--samples {name}: give a .npy or .npz file of samples")
+    x, _ = _load_array_file(path, name)
+    if x.dtype.kind not in "fiu" or x.size == 0 or x.ndim < 2:
+        raise DataError(f"{name} holds {x.dtype} of shape {x.shape}: samples must be a numeric array (N, ...)")
+    _check_values(x, name)
+    t = ds.transform
+    if ds.kind == "vector":
+        if x.shape[1:] != ds.shape:
+            raise DataError(f"{name} has shape {x.shape}, but {ds.name} holds vectors of shape {ds.shape}")
+        return t.to_model(x.astype(np.float32))
+    layout = _image_layout(x.shape, name) or "ND"
+    if layout == "ND":
+        raise DataError(f"{name} has shape {x.shape}, but {ds.name} holds images of shape {ds.shape}")
+    out = Transform(kind="image", layout=layout, dtype=t.dtype, scale=t.scale).to_model(x.astype(np.float32))
+    if tuple(out.shape[1:]) != ds.shape:
+        raise DataError(f"{name} holds images of shape {tuple(out.shape[1:])} (C, H, W), but {ds.name} holds "
+                        f"{ds.shape}")
+    lo, hi = float(out.min()), float(out.max())
+    if lo < -1.01 or hi > 1.01:
+        raise DataError(f"{name} has values in [{float(x.min()):.3g}, {float(x.max()):.3g}], outside {ds.name}'s "
+                        f"range 0..{t.scale:g}: save samples in the data's own units")
+    return out
+
+
+def evaluate_samples(samples: str | os.PathLike[str], data: str, seed: int = 0) -> dict[str, Any]:
+    """Score a file of samples from any generator against the data set `data` (a name, folder or file)."""
+    ds = data_lib.load(data)
+    x = load_samples(samples, ds)
+    scores: dict[str, Any] = {}
+    if ds.modes is not None:
+        centres, std = ds.modes
+        scores.update(metrics.mode_stats(ds.transform.to_data(x), centres, std))
+    else:
+        scores.update(sample_scores(ds, x, seed))
+    scores.update({"n_samples": len(x), "seed": seed, "samples": str(samples), "data": ds.name})
+    return scores

@@ -1,6 +1,8 @@
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads sleep: no spinning on a shared 2-core machine
+# Evaluator networks trained by tests are cached in the checkout (ignored by git), so later runs reuse them.
+os.environ.setdefault("AEGAN_CACHE", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".cache"))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

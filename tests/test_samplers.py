@@ -141,7 +141,7 @@ def test_missing_foreign_and_corrupt_stored_samplers(fitted, tmp_path):
     with pytest.raises(CheckpointError, match="missing"):
         load_sampler(tmp_path, "gmm")
     (tmp_path / "gaussian.json").write_text(good)  # a gmm record under another sampler's name
-    with pytest.raises(CheckpointError, match="sampler 'gmm'"):
+    with pytest.raises(CheckpointError, match="model 'gmm'"):
         load_sampler(tmp_path, "gaussian")
 
 

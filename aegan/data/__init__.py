@@ -13,6 +13,7 @@ from typing import Callable
 
 from aegan.data.base import Dataset, Transform
 from aegan.data.images import digits, fashion_mnist, from_array, from_array_file, from_folder
+from aegan.data.stacked import StackedDataset, stacked_digits, stacked_fashion_mnist
 from aegan.data.toy import grid25, ring8
 from aegan.errors import DataError
 
@@ -21,12 +22,14 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "grid25": grid25,
     "digits": digits,
     "fashion-mnist": fashion_mnist,
+    "stacked-digits": stacked_digits,
+    "stacked-fashion-mnist": stacked_fashion_mnist,
 }
 NAMES: tuple[str, ...] = tuple(LOADERS)
 ARRAY_SUFFIXES = (".npy", ".npz")
 
-__all__ = ["Dataset", "Transform", "NAMES", "LOADERS", "load", "ring8", "grid25", "digits", "fashion_mnist",
-           "from_array", "from_array_file", "from_folder"]
+__all__ = ["Dataset", "StackedDataset", "Transform", "NAMES", "LOADERS", "load", "ring8", "grid25", "digits", "fashion_mnist",
+           "from_array", "from_array_file", "from_folder", "stacked_digits", "stacked_fashion_mnist"]
 
 
 def load(spec: str | os.PathLike[str]) -> Dataset:

@@ -25,23 +25,31 @@ def mode_stats(samples: torch.Tensor | np.ndarray, centres: torch.Tensor | np.nd
     c = torch.as_tensor(np.asarray(centres), dtype=torch.float64)
     if x.ndim != 2 or c.ndim != 2 or x.shape[1] != c.shape[1]:
         raise ValueError(f"mode_stats expects samples (N, D) and centres (K, D), got {tuple(x.shape)} and {tuple(c.shape)}")
-    k = len(c)
-    q = torch.full((k,), 1.0 / k, dtype=torch.float64) if weights is None else torch.as_tensor(weights, dtype=torch.float64)
-    q = q / q.sum()
+    q = torch.full((len(c),), 1.0, dtype=torch.float64) if weights is None else np.asarray(weights)
     finite = torch.isfinite(x).all(dim=1)
     dist, nearest = torch.cdist(x[finite], c).min(dim=1)  # distance to and index of the nearest centre
     good = dist <= 3.0 * std
-    counts = torch.bincount(nearest[good], minlength=k).double()
-    n_good = int(good.sum())
-    if n_good:
-        p = counts / n_good
+    hist = histogram_stats(nearest[good], q)
+    return {"modes_total": hist["modes_total"], "modes_covered": hist["modes_covered"],
+            "high_quality_fraction": int(good.sum()) / len(x) if len(x) else 0.0, "kl_modes": hist["kl_modes"]}
+
+
+def histogram_stats(assigned: torch.Tensor | np.ndarray, weights: torch.Tensor | np.ndarray) -> dict[str, float]:
+    """modes_total, modes_covered and kl_modes of samples assigned to modes (M,) (ints in 0..K-1, e.g. a
+    classifier's predictions), against the true mode weights (K,).
+
+    With no sample at all, kl_modes is the worst case for a point mass, log(1 / min weight)."""
+    q = torch.as_tensor(np.asarray(weights), dtype=torch.float64)
+    q = q / q.sum()
+    k = len(q)
+    counts = torch.bincount(torch.as_tensor(np.asarray(assigned), dtype=torch.long), minlength=k).double()
+    if len(counts) > k:
+        raise ValueError(f"mode index {len(counts) - 1} is out of range for {k} modes")
+    n = float(counts.sum())
+    if n:
+        p = counts / n
         nz = p > 0
         kl = float((p[nz] * (p[nz] / q[nz]).log()).sum())
     else:
         kl = float(math.log(1.0 / float(q.min())))
-    return {
-        "modes_total": k,
-        "modes_covered": int((counts > 0).sum()),
-        "high_quality_fraction": n_good / len(x) if len(x) else 0.0,
-        "kl_modes": max(kl, 0.0),
-    }
+    return {"modes_total": k, "modes_covered": int((counts > 0).sum()), "kl_modes": max(kl, 0.0)}

@@ -43,7 +43,10 @@ class AlphaGAN(Model):
 
     @staticmethod
     def defaults(kind: str) -> dict[str, Any]:
-        return {**ENCODER_VECTOR_DEFAULTS, "steps": 3500} if kind == "vector" else {}  # four updates a step
+        if kind != "vector":
+            return {}
+        # four updates a step; λ = 30 on 2-D data: the sharper reconstruction lifted ring8 seeds from 90% to 96–99%
+        return {**ENCODER_VECTOR_DEFAULTS, "steps": 3500, "model_args": {"lam": 30.0}}
 
     def phases(self) -> list[Phase]:
         return [Phase("D", ("D",), self.loss_D), Phase("C", ("C",), self.loss_C),

@@ -21,7 +21,6 @@ arrays are kept. `SAMPLERS` maps each name to its class.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -30,14 +29,10 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
-
-from aegan.checkpoint import atomic_write_bytes, atomic_write_text
 from aegan.density_ratio import DensityRatio
 from aegan.errors import AeganError, CheckpointError
 from aegan.nets.mlp import MLP
+from aegan.records import read_record, write_record
 
 
 @runtime_checkable
@@ -304,18 +299,10 @@ VERSION = 1
 
 
 def save_sampler(sampler: CodeSampler, folder: Path) -> Path:
-    """Store a fitted code model as `folder/<name>.safetensors` + `folder/<name>.json`, each written atomically,
-    the JSON last (with the SHA-256 of the tensors): a stored sampler exists only once its JSON does."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Store a fitted code model as `folder/<name>.safetensors` + `folder/<name>.json` (aegan.records)."""
     tensors, meta = sampler.state()
-    blob = save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
-    weights = folder / f"{sampler.name}.safetensors"
-    atomic_write_bytes(weights, blob)  # temp file, fsync, os.replace
-    record = {"format": FORMAT, "version": VERSION, "name": sampler.name, "weights": weights.name,
-              "sha256": hashlib.sha256(blob).hexdigest(), "meta": meta}
-    atomic_write_text(folder / f"{sampler.name}.json", json.dumps(record, indent=1) + "\n")
-    return weights
+    write_record(folder, sampler.name, tensors, meta, format=FORMAT, version=VERSION)
+    return Path(folder) / f"{sampler.name}.safetensors"
 
 
 def load_sampler(folder: Path, name: str) -> CodeSampler | None:
@@ -325,31 +312,13 @@ def load_sampler(folder: Path, name: str) -> CodeSampler | None:
     raises CheckpointError with one line saying so and how to refit."""
     if name not in SAMPLERS:
         raise ValueError(f"unknown code sampler {name!r}: use one of {', '.join(SAMPLERS)}")
-    path = Path(folder) / f"{name}.json"
-    if not path.is_file():
+    fix = f"delete {Path(folder)} to refit the code models"
+    stored = read_record(folder, name, format=FORMAT, version=VERSION, what="code model",
+                         fix=fix)
+    if stored is None:
         return None
-    fix = f"delete {path.parent} to refit the code models"
-
-    def fail(why: str) -> CheckpointError:
-        return CheckpointError(f"stored code model {path} {why}: {fix}")
-
     try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise fail(f"is unreadable or not JSON ({type(e).__name__})") from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise fail(f"is not an aegan code model (no format: {FORMAT})")
-    if record.get("version") != VERSION or record.get("name") != name or not isinstance(record.get("meta"), dict):
-        raise fail(f"is version {record.get('version')} of sampler {record.get('name')!r}, this aegan reads "
-                   f"version {VERSION} of {name!r}")
-    weights = path.with_name(f"{name}.safetensors")
-    try:
-        blob = weights.read_bytes()
-    except OSError:
-        raise fail(f"has no tensors ({weights.name} is missing)") from None
-    if hashlib.sha256(blob).hexdigest() != record.get("sha256"):
-        raise fail(f"has corrupt tensors ({weights.name} does not match its checksum)")
-    try:
-        return SAMPLERS[name].from_state(load_safetensors(blob), record["meta"])
-    except (SafetensorError, KeyError, ValueError, TypeError, RuntimeError) as e:
-        raise fail(f"does not fit the {name} sampler ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+        return SAMPLERS[name].from_state(*stored)
+    except (KeyError, ValueError, TypeError, RuntimeError) as e:
+        raise CheckpointError(f"stored code model {Path(folder) / name}.json does not fit the {name} sampler "
+                              f"({type(e).__name__}: {str(e).splitlines()[0][:200]}): {fix}") from None

@@ -1,0 +1,223 @@
+"""The evaluator network: image metrics computed offline, in features of a network trained on the data set itself.
+
+FID and the Inception score use an ImageNet network fetched at run time; aegan cannot download, and ImageNet
+features say little about 28×28 clothes anyway. So, as DESIGN §3 asks, each image data set gets its own small
+evaluator, trained once and cached under a fingerprint of the data:
+- with labels: a convolutional classifier. Its penultimate layer (128 features) serves FD, KID, PRDC and the
+  birthday test; its class probabilities serve the classifier score (the Inception-score formula) and mode
+  counting. Its held-out test accuracy is stored with it and printed by `aegan eval`.
+- without labels: a convolutional autoencoder whose 128-D code serves the feature metrics (no score, no modes).
+- stacked data (`stacked-*`, 3 images as channels): the base data set's classifier applied to each channel; the
+  features are the three channels' features side by side and the classes are the 1,000 class triples.
+
+Cache: `$AEGAN_CACHE/evaluators/<fingerprint>/` (default `~/.cache/aegan`), safetensors + JSON via aegan.records.
+The fingerprint hashes the training images and labels (on the model's scale) and the evaluator's version, so a
+changed data set or a changed recipe trains a new evaluator instead of reusing a stale one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aegan.data.base import Dataset
+from aegan.errors import DataError
+from aegan.records import read_record, write_record
+
+VERSION = 1
+FORMAT = "aegan-evaluator"
+FEATURES = 128  # width of the feature layer
+BATCH = 128
+LR = 1e-3
+
+
+def cache_root() -> Path:
+    """$AEGAN_CACHE, else $XDG_CACHE_HOME/aegan, else ~/.cache/aegan."""
+    if os.environ.get("AEGAN_CACHE"):
+        return Path(os.environ["AEGAN_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aegan"
+
+
+class EvaluatorNet(nn.Module):
+    """conv(3×3)-batchnorm-ReLU-maxpool blocks until the side is at most 7, then a 128-unit feature layer; a linear
+    head gives class logits (classifier) or, through a small MLP, the image back (autoencoder)."""
+
+    def __init__(self, channels: int, side: int, outputs: int, kind: str) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width, c = 32, channels
+        while True:
+            layers += [nn.Conv2d(c, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)]
+            c, side = width, side // 2
+            width = min(2 * width, 128)
+            if side <= 7:
+                break
+        self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * side * side, FEATURES), nn.ReLU())
+        self.kind = kind
+        self.head = (nn.Linear(FEATURES, outputs) if kind == "classifier" else
+                     nn.Sequential(nn.Linear(FEATURES, 512), nn.ReLU(), nn.Linear(512, outputs), nn.Tanh()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+class Evaluator:
+    """A trained EvaluatorNet and what it was trained on. Inputs are images on the model's scale ([-1, 1], NCHW)."""
+
+    def __init__(self, net: EvaluatorNet, info: dict[str, Any], per_channel: int = 0) -> None:
+        self.net = net.eval()
+        self.info = info
+        self.per_channel = per_channel  # k > 0: apply to each of k channels (stacked data)
+
+    @property
+    def kind(self) -> str:
+        return self.info["kind"]
+
+    @property
+    def classes(self) -> int:
+        """Number of modes the evaluator tells apart: its classes, or their k-tuples on stacked data."""
+        k = self.info.get("classes", 0)
+        return k ** self.per_channel if self.per_channel else k
+
+    def describe(self) -> str:
+        if self.kind == "classifier":
+            return f"evaluator: classifier, held-out accuracy {self.info['accuracy']:.1%}"
+        return f"evaluator: autoencoder (no labels), held-out reconstruction MSE {self.info['recon_mse']:.4f}"
+
+    def _channels(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if not self.per_channel:
+            return [x]
+        if x.shape[1] != self.per_channel:
+            raise DataError(f"stacked evaluator expects {self.per_channel} channels, got {x.shape[1]}")
+        return [x[:, i:i + 1] for i in range(self.per_channel)]
+
+    @torch.no_grad()
+    def _batched(self, x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        return torch.cat([fn(x[i:i + 2048].float()) for i in range(0, len(x), 2048)])
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 128) features, or (N, 128·k) for stacked data."""
+        return torch.cat([self._batched(c, self.net.body) for c in self._channels(x)], dim=1)
+
+    def probs(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, classes) class probabilities; on stacked data the joint over class tuples (independent channels),
+        class index = c₀·K^{k−1} + … + c_{k−1}, the same order as the stacked data's labels."""
+        if self.kind != "classifier":
+            raise DataError("this data set has no labels: its evaluator gives features but no class probabilities")
+        joint = None
+        for c in self._channels(x):
+            p = self._batched(c, lambda b: self.net(b).softmax(1))
+            joint = p if joint is None else (joint[:, :, None] * p[:, None, :]).flatten(1)
+        assert joint is not None
+        return joint
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """(N,) predicted class (tuple index on stacked data): the argmax per channel, combined."""
+        if self.kind != "classifier":
+            raise DataError("this data set has no labels: its evaluator cannot count modes")
+        out = torch.zeros(len(x), dtype=torch.long)
+        for c in self._channels(x):
+            out = out * self.info["classes"] + self._batched(c, lambda b: self.net(b).argmax(1))
+        return out
+
+
+def fingerprint(ds: Dataset) -> str:
+    """SHA-256 (first 16 hex digits) of the training images, their labels and the evaluator's version."""
+    h = hashlib.sha256(f"{FORMAT} {VERSION} {tuple(ds.train.shape)}".encode())
+    h.update(ds.train.detach().cpu().float().contiguous().numpy().tobytes())
+    if ds.labels_train is not None:
+        h.update(ds.labels_train.cpu().numpy().astype("int64").tobytes())
+    return h.hexdigest()[:16]
+
+
+def for_data(ds: Dataset, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)) -> Evaluator:
+    """The evaluator of an image data set: loaded from the cache, or trained now and cached."""
+    base = getattr(ds, "base", None)
+    if base is not None:  # stacked: the base data set's classifier, channel by channel
+        inner = for_data(base, log)
+        return Evaluator(inner.net, inner.info, per_channel=ds.shape[0])
+    if ds.kind != "image":
+        raise DataError(f"{ds.name} is vector data: image metrics need image data")
+    folder = cache_root() / "evaluators" / fingerprint(ds)
+    fix = f"delete {folder} to train it again"
+    kind = "classifier" if ds.labels_train is not None else "autoencoder"
+    stored = read_record(folder, kind, format=FORMAT, version=VERSION, what="evaluator", fix=fix)
+    if stored is not None:
+        tensors, info = stored
+        net = _new_net(ds, info)
+        net.load_state_dict(tensors)
+        return Evaluator(net, info)
+    log(f"aegan: training the {kind} evaluator of {ds.name} once (cached in {folder}) ...")
+    net, info = train_evaluator(ds, kind)
+    write_record(folder, kind, net.state_dict(), info, format=FORMAT, version=VERSION)
+    evaluator = Evaluator(net, info)
+    log(f"aegan: {evaluator.describe()} ({info['train_s']:.0f} s)")
+    return evaluator
+
+
+def _new_net(ds: Dataset, info: dict[str, Any]) -> EvaluatorNet:
+    c, h, _ = ds.shape
+    outputs = info["classes"] if info["kind"] == "classifier" else c * h * ds.shape[2]
+    return EvaluatorNet(c, min(ds.shape[1:]), outputs, info["kind"])
+
+
+def train_evaluator(ds: Dataset, kind: str, seed: int = 0) -> tuple[EvaluatorNet, dict[str, Any]]:
+    """Adam (lr 1e-3, cosine-decayed) on mini-batches of 128 for max(3 epochs, 2,000 steps), at most 6,000 steps.
+    Classifier: cross-entropy, with random shifts of up to side/14 pixels. Autoencoder: mean squared error."""
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    x, y = ds.train, ds.labels_train
+    info: dict[str, Any] = {"kind": kind, "data": ds.name, "n_train": len(x), "shape": list(ds.shape)}
+    if kind == "classifier":
+        assert y is not None
+        info["classes"] = int(y.max()) + 1
+    net = _new_net(ds, info)
+    max_shift = 0
+    steps = min(max(3 * math.ceil(len(x) / BATCH), 2000), 6000)
+    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    g = torch.Generator().manual_seed(seed)
+    net.train()
+    for _ in range(steps):
+        idx = torch.randint(len(x), (min(BATCH, len(x)),), generator=g)
+        xb = x[idx].float()
+        if kind == "classifier":
+            loss = F.cross_entropy(net(_shift(xb, g, max_shift)), y[idx])  # type: ignore[index]
+        else:
+            loss = F.mse_loss(net(xb), xb.flatten(1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    net.eval()
+    info["steps"] = steps
+    with torch.no_grad():
+        if kind == "classifier":
+            assert ds.labels_test is not None
+            pred = torch.cat([net(ds.test[i:i + 2048].float()).argmax(1) for i in range(0, len(ds.test), 2048)])
+            info["accuracy"] = float((pred == ds.labels_test).float().mean())
+        else:
+            info["recon_mse"] = float(torch.cat([F.mse_loss(net(b), b.flatten(1), reduction="none").mean(1)
+                                                 for b in ds.test.float().split(2048)]).mean())
+    info["train_s"] = round(time.perf_counter() - t0, 1)
+    return net, info
+
+
+def _shift(x: torch.Tensor, g: torch.Generator, max_shift: int) -> torch.Tensor:
+    """The batch translated by one random (dy, dx) in [-max_shift, max_shift]², padded with the background (-1)."""
+    if max_shift == 0:
+        return x
+    dy, dx = (int(v) for v in torch.randint(-max_shift, max_shift + 1, (2,), generator=g))
+    p = max_shift
+    padded = F.pad(x, (p, p, p, p), value=-1.0)
+    h, w = x.shape[-2:]
+    return padded[..., p + dy:p + dy + h, p + dx:p + dx + w]

@@ -1,0 +1,75 @@
+"""The live collapse monitor: cheap coverage and diversity on a fixed probe set, every `monitor.every` steps.
+
+Each check generates `monitor.probe` samples from the same fixed prior draws and compares them with the same
+fixed real examples, on the model's scale (standardized vectors, images in [−1, 1], flattened):
+- `monitor/diversity`: mean distance between pairs of samples over mean distance between pairs of real
+  examples. About 1 for a diverse generator, 0 for one that repeats a single output (obvious collapse).
+- `monitor/coverage`: fraction of real examples with a sample inside their 5-nearest-neighbour ball among
+  the real ones (Naeem et al.'s coverage). Falls when whole regions of the data get no samples, even when the
+  samples still vary among themselves (subtle collapse).
+- data with known modes also get `monitor/modes_covered` and `monitor/high_quality_fraction`.
+
+A check warns (log line and progress bar) when diversity is below `monitor.warn` or coverage has fallen below
+`monitor.warn` times its best value so far; with `monitor.stop`, `monitor.patience` warnings in a row stop
+the run (its last checkpoint is kept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from aegan.metrics.modes import mode_stats
+from aegan.metrics.prdc import prdc
+
+K = 5  # neighbours for coverage
+
+
+@dataclass
+class Check:
+    values: dict[str, float]
+    warning: str | None  # None when nothing looks collapsed
+    stop: bool
+
+
+class CollapseMonitor:
+    """Holds the probe set: fixed real examples, fixed prior draws, their reference pairwise distance."""
+
+    def __init__(self, real: torch.Tensor, z: torch.Tensor, warn: float, stop: bool, patience: int,
+                 modes: tuple[torch.Tensor, float] | None = None, to_data=None) -> None:
+        self.real = real.flatten(1).float().cpu()
+        self.z = z
+        self.warn, self.stop, self.patience = warn, stop, patience
+        self.modes, self.to_data = modes, to_data
+        self.real_spread = mean_pair_distance(self.real)
+        self.best_coverage = 0.0
+        self.strikes = 0
+
+    def check(self, samples: torch.Tensor) -> Check:
+        """Score generated samples (probe, *shape) on the model's scale."""
+        x = samples.detach().flatten(1).float().cpu()
+        if not torch.isfinite(x).all():
+            return Check({}, "samples are not finite", False)  # the loop's divergence check handles NaN
+        values = {"monitor/diversity": mean_pair_distance(x) / max(self.real_spread, 1e-12),
+                  "monitor/coverage": prdc(self.real, x, k=K)["coverage"]}
+        if self.modes is not None and self.to_data is not None:
+            stats = mode_stats(self.to_data(samples).flatten(1), *self.modes)
+            values["monitor/modes_covered"] = float(stats["modes_covered"])
+            values["monitor/high_quality_fraction"] = stats["high_quality_fraction"]
+        self.best_coverage = max(self.best_coverage, values["monitor/coverage"])
+        warning = None
+        if values["monitor/diversity"] < self.warn:
+            warning = f"diversity fell to {values['monitor/diversity']:.2f} of the data's"
+        elif values["monitor/coverage"] < self.warn * self.best_coverage:
+            warning = f"coverage fell to {values['monitor/coverage']:.2f} from a best of {self.best_coverage:.2f}"
+        self.strikes = self.strikes + 1 if warning else 0
+        return Check(values, warning, self.stop and self.strikes >= self.patience)
+
+
+def mean_pair_distance(x: torch.Tensor) -> float:
+    """Mean Euclidean distance over all pairs of distinct rows of x (N, D)."""
+    n = len(x)
+    if n < 2:
+        return 0.0
+    return float(torch.cdist(x, x).sum() / (n * (n - 1)))

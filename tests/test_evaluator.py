@@ -1,0 +1,189 @@
+"""The evaluator network, stacked data, image scores of whole sample sets (collapse told apart from real data),
+`aegan eval --samples`, and the live collapse monitor."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from aegan import data
+from aegan.cli import main
+from aegan.errors import CheckpointError
+from aegan.evaluate import evaluate_samples, mode_weights, sample_scores
+from aegan.metrics import evaluator, histogram_stats
+from aegan.monitor import CollapseMonitor, mean_pair_distance
+from conftest import fashion_available
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits")
+
+
+@pytest.fixture(scope="module")
+def digits_evaluator(digits):
+    return evaluator.for_data(digits)
+
+
+# ---------------------------------------------------------------- the evaluator
+
+
+def test_digits_evaluator_accuracy_and_cache(digits, digits_evaluator, capsys):
+    assert digits_evaluator.info["accuracy"] >= 0.97
+    again = evaluator.for_data(digits)  # from the cache: no training message, the same features
+    assert "training" not in capsys.readouterr().err
+    x = digits.test[:50]
+    assert torch.equal(again.features(x), digits_evaluator.features(x))
+    assert digits_evaluator.features(x).shape == (50, evaluator.FEATURES)
+    p = digits_evaluator.probs(x)
+    assert p.shape == (50, 10) and torch.allclose(p.sum(1), torch.ones(50))
+
+
+def test_fingerprint_follows_the_data(digits):
+    changed = data.Dataset(**{**digits.__dict__, "train": digits.train.clone()})
+    assert evaluator.fingerprint(changed) == evaluator.fingerprint(digits)
+    changed.train[0, 0, 0, 0] += 0.5
+    assert evaluator.fingerprint(changed) != evaluator.fingerprint(digits)
+
+
+def test_corrupt_cached_evaluator_is_refused(digits, digits_evaluator, tmp_path, monkeypatch):
+    monkeypatch.setenv("AEGAN_CACHE", str(tmp_path))
+    small = data.Dataset(**{**digits.__dict__, "train": digits.train[:200], "labels_train": digits.labels_train[:200]})
+    monkeypatch.setattr(evaluator, "train_evaluator", lambda ds, kind: (digits_evaluator.net, digits_evaluator.info))
+    evaluator.for_data(small)
+    weights = next(tmp_path.rglob("classifier.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(CheckpointError, match="checksum"):
+        evaluator.for_data(small)
+
+
+@pytest.mark.skipif(not fashion_available(), reason="needs dataset-fashion-mnist")
+def test_fashion_evaluator_accuracy():
+    ev = evaluator.for_data(data.load("fashion-mnist"))
+    assert ev.info["accuracy"] >= 0.90, ev.info
+
+
+# ---------------------------------------------------------------- stacked data
+
+
+def test_stacked_digits_has_1000_modes_counted_by_the_evaluator(digits_evaluator):
+    ds = data.load("stacked-digits")
+    assert ds.shape == (3, 8, 8) and len(ds.train) == 10_000
+    assert ds.labels_train.unique().numel() == 1000
+    base = ds.base
+    y0 = ds.labels_train[:20] // 100
+    # every channel is an image of the base training split, with that image's class
+    for i in range(20):
+        match = (base.train == ds.train[i, :1]).flatten(1).all(1)
+        assert match.any() and (base.labels_train[match] == y0[i]).all()
+    ev = evaluator.for_data(ds)
+    assert ev.classes == 1000
+    acc = float((ev.predict(ds.test) == ds.labels_test).float().mean())
+    assert acc >= digits_evaluator.info["accuracy"] ** 3 - 0.05  # three channels, each right with p = accuracy
+    q = mode_weights(ds)
+    assert q.shape == (1000,) and float(q.sum()) == pytest.approx(1.0)
+    p = ev.probs(ds.test[:10])
+    assert p.shape == (10, 1000) and torch.allclose(p.sum(1), torch.ones(10, dtype=p.dtype), atol=1e-5)
+
+
+def test_histogram_stats_known_answers():
+    s = histogram_stats(torch.tensor([0, 0, 1, 1]), torch.ones(4))
+    assert s["modes_covered"] == 2 and s["modes_total"] == 4
+    assert s["kl_modes"] == pytest.approx(np.log(2))  # half the modes, evenly: log(4 / 2)
+    assert histogram_stats(torch.arange(4), torch.ones(4))["kl_modes"] == pytest.approx(0.0, abs=1e-12)
+
+
+# ---------------------------------------------------------------- collapse told apart
+
+
+@pytest.fixture(scope="module")
+def collapse_scores(digits, digits_evaluator):
+    """Scores of the held-out images, of one held-out image repeated, and of held-out images of 3 classes only,
+    all of the same size."""
+    test, y = digits.test, digits.labels_test
+    n = len(test)
+    g = torch.Generator().manual_seed(0)
+    three = test[y < 3]
+    sets = {"real": test, "repeated": test[:1].repeat(n, 1, 1, 1),
+            "three_classes": three[torch.randint(len(three), (n,), generator=g)]}
+    return {name: sample_scores(digits, x) for name, x in sets.items()}
+
+
+LOWER_IS_WORSE = ["recall", "coverage", "classifier_score", "modes_covered", "birthday_support"]
+HIGHER_IS_WORSE = ["fd", "kid", "msssim_samples", "ndb", "kl_modes"]
+
+
+@pytest.mark.parametrize("collapsed", ["repeated", "three_classes"])
+def test_collapsed_sets_score_clearly_worse(collapse_scores, collapsed):
+    real, bad = collapse_scores["real"], collapse_scores[collapsed]
+    for key in LOWER_IS_WORSE:
+        assert bad[key] < 0.7 * real[key], (key, bad[key], real[key])
+    for key in HIGHER_IS_WORSE:
+        assert bad[key] > real[key] + 0.1 * abs(real[key]) + 1e-3, (key, bad[key], real[key])
+    assert real["modes_covered"] == 10 and bad["modes_covered"] <= 3
+
+
+def test_real_held_out_set_scores_like_data(collapse_scores):
+    real = collapse_scores["real"]
+    assert real["precision"] > 0.8 and real["recall"] > 0.8
+    assert real["coverage"] > 0.6  # 297 samples cannot cover all of the 1,000 reference images' neighbourhoods
+    assert real["classifier_score"] > 8.0 and real["kl_modes"] < 0.05
+    assert abs(real["msssim_samples"] - real["msssim_data"]) < 0.05
+    assert real["ndb_k"] < 0.3  # 297 held-out images against 100 bins: some bins differ by chance
+
+
+# ---------------------------------------------------------------- aegan eval --samples
+
+
+def test_eval_samples_cli(digits, tmp_path, capsys):
+    x = digits.transform.to_array(digits.test)  # data units, as `aegan sample` writes them
+    np.save(tmp_path / "s.npy", x)
+    np.save(tmp_path / "nhwc.npy", np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+    assert main(["eval", "--samples", str(tmp_path / "s.npy"), "--data", "digits", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["modes_covered"] == 10 and scores["n_samples"] == len(x) and scores["data"] == "digits"
+    assert evaluate_samples(tmp_path / "nhwc.npy", "digits")["fd"] == pytest.approx(scores["fd"], rel=1e-4)
+
+
+@pytest.mark.parametrize("case, argv, message", [
+    ("wrong size", lambda d: ["--samples", d / "small.npy", "--data", "digits"], "shape"),
+    ("out of range", lambda d: ["--samples", d / "big.npy", "--data", "digits"], "outside"),
+    ("too few", lambda d: ["--samples", d / "few.npy", "--data", "digits"], "at least 100"),
+    ("vectors for images", lambda d: ["--samples", d / "vec.npy", "--data", "digits"], "shape"),
+    ("both run and samples", lambda d: [d, "--samples", d / "small.npy", "--data", "digits"], "either"),
+    ("no data", lambda d: ["--samples", d / "small.npy"], "either"),
+    ("missing file", lambda d: ["--samples", d / "none.npy", "--data", "digits"], "does not exist"),
+])
+def test_eval_samples_bad_input(tmp_path, capsys, case, argv, message):
+    np.save(tmp_path / "small.npy", np.zeros((200, 1, 6, 6), np.float32))
+    np.save(tmp_path / "big.npy", np.full((200, 1, 8, 8), 300.0, np.float32))
+    np.save(tmp_path / "few.npy", np.zeros((5, 1, 8, 8), np.float32))
+    np.save(tmp_path / "vec.npy", np.zeros((200, 64), np.float32))
+    assert main(["eval", *[str(a) for a in argv(tmp_path)]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+
+
+# ---------------------------------------------------------------- the collapse monitor
+
+
+def test_monitor_tells_collapse_from_diversity(digits):
+    real = digits.test[:200]
+    mon = CollapseMonitor(real, torch.zeros(200, 2), warn=0.5, stop=True, patience=2)
+    fine = mon.check(digits.train[:200])
+    assert fine.warning is None and 0.8 < fine.values["monitor/diversity"] < 1.2
+    assert fine.values["monitor/coverage"] > 0.7
+    one = mon.check(digits.train[:1].repeat(200, 1, 1, 1))
+    assert one.values["monitor/diversity"] == pytest.approx(0.0, abs=1e-6) and "diversity" in one.warning
+    assert not one.stop
+    subset = digits.train[digits.labels_train < 2][:200]  # varied images of 2 classes: subtle collapse
+    sub = mon.check(subset)
+    assert sub.values["monitor/coverage"] < 0.5 * fine.values["monitor/coverage"] and "coverage" in sub.warning
+    assert sub.stop  # second warning in a row with patience 2
+
+
+def test_mean_pair_distance_known_answer():
+    x = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
+    assert mean_pair_distance(x) == pytest.approx(5.0)
+    assert mean_pair_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0]])) == pytest.approx(10.0 / 3)
