@@ -54,6 +54,8 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
     if run.modes is not None:
         centres, std = run.modes
         scores.update(metrics.mode_stats(samples.reshape(n, -1), centres, std))
+    elif run.info["kind"] == "image" and n < MIN_IMAGE_SAMPLES:
+        say(f"aegan: warning: image metrics need at least {MIN_IMAGE_SAMPLES} samples (--n {n}); skipping them")
     elif run.info["kind"] == "image":
         try:
             scores.update(sample_scores(run.data(), x_model, seed))
@@ -152,10 +154,11 @@ def sample_scores(ds: Dataset, x: torch.Tensor, seed: int = 0,
     scores: dict[str, float] = {}
     if ds.kind == "image":
         ev = evaluator_lib.for_data(ds, log or say)
-        f_real, f_fake = ev.features(real), ev.features(x)
-        if ev.kind == "classifier":
-            scores["classifier_score"] = metrics.classifier_score(ev.probs(x))[0]
-            scores.update(metrics.histogram_stats(ev.predict(x), mode_weights(ds)))
+        fake = ev.embed(x)
+        f_real, f_fake = ev.features(real), fake.features
+        if fake.probs is not None and fake.predicted is not None:
+            scores["classifier_score"] = metrics.classifier_score(fake.probs)[0]
+            scores.update(metrics.histogram_stats(fake.predicted, mode_weights(ds)))
             scores["evaluator_accuracy"] = ev.info["accuracy"]
         scores["msssim_samples"] = metrics.msssim_diversity((x.clamp(-1, 1) + 1) / 2, seed=seed)
         scores["msssim_data"] = metrics.msssim_diversity((real + 1) / 2, seed=seed)

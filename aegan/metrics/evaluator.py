@@ -23,7 +23,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -70,6 +70,12 @@ class EvaluatorNet(nn.Module):
         return self.head(self.body(x))
 
 
+class Embedding(NamedTuple):
+    features: torch.Tensor  # (N, F)
+    probs: torch.Tensor | None  # (N, classes); None without labels
+    predicted: torch.Tensor | None  # (N,) int64
+
+
 class Evaluator:
     """A trained EvaluatorNet and what it was trained on. Inputs are images on the model's scale ([-1, 1], NCHW)."""
 
@@ -101,33 +107,40 @@ class Evaluator:
         return [x[:, i:i + 1] for i in range(self.per_channel)]
 
     @torch.no_grad()
-    def _batched(self, x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        return torch.cat([fn(x[i:i + 2048].float()) for i in range(0, len(x), 2048)])
+    def embed(self, x: torch.Tensor) -> Embedding:
+        """Features, class probabilities and predictions of images x (N, C, H, W), in one pass of the network.
+
+        Stacked data: the channels' features side by side (N, 128·k); probabilities of the class tuples under
+        independent channels (N, K^k), index c₀·K^{k−1} + … + c_{k−1} as in the stacked data's labels; the
+        prediction is the tuple of the channels' argmaxes."""
+        feats, probs, pred = [], None, None
+        for c in self._channels(x):
+            f = torch.cat([self.net.body(c[i:i + 2048].float()) for i in range(0, len(c), 2048)])
+            feats.append(f)
+            if self.kind == "classifier":
+                p = self.net.head(f).softmax(1)
+                probs = p if probs is None else (probs[:, :, None] * p[:, None, :]).flatten(1)
+                label = p.argmax(1)
+                pred = label if pred is None else pred * self.info["classes"] + label
+        return Embedding(torch.cat(feats, dim=1), probs, pred)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 128) features, or (N, 128·k) for stacked data."""
-        return torch.cat([self._batched(c, self.net.body) for c in self._channels(x)], dim=1)
+        return self.embed(x).features
 
     def probs(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, classes) class probabilities; on stacked data the joint over class tuples (independent channels),
-        class index = c₀·K^{k−1} + … + c_{k−1}, the same order as the stacked data's labels."""
-        if self.kind != "classifier":
+        """(N, classes) class probabilities (of class tuples on stacked data)."""
+        probs = self.embed(x).probs
+        if probs is None:
             raise DataError("this data set has no labels: its evaluator gives features but no class probabilities")
-        joint = None
-        for c in self._channels(x):
-            p = self._batched(c, lambda b: self.net(b).softmax(1))
-            joint = p if joint is None else (joint[:, :, None] * p[:, None, :]).flatten(1)
-        assert joint is not None
-        return joint
+        return probs
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """(N,) predicted class (tuple index on stacked data): the argmax per channel, combined."""
-        if self.kind != "classifier":
+        """(N,) predicted class (class-tuple index on stacked data)."""
+        pred = self.embed(x).predicted
+        if pred is None:
             raise DataError("this data set has no labels: its evaluator cannot count modes")
-        out = torch.zeros(len(x), dtype=torch.long)
-        for c in self._channels(x):
-            out = out * self.info["classes"] + self._batched(c, lambda b: self.net(b).argmax(1))
-        return out
+        return pred
 
 
 def fingerprint(ds: Dataset) -> str:
