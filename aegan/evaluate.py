@@ -54,13 +54,13 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
     if run.modes is not None:
         centres, std = run.modes
         scores.update(metrics.mode_stats(samples.reshape(n, -1), centres, std))
-    elif run.info["kind"] == "image" and n < MIN_IMAGE_SAMPLES:
-        say(f"aegan: warning: image metrics need at least {MIN_IMAGE_SAMPLES} samples (--n {n}); skipping them")
-    elif run.info["kind"] == "image":
+    elif n < MIN_IMAGE_SAMPLES:
+        say(f"aegan: warning: the sample metrics need at least {MIN_IMAGE_SAMPLES} samples (--n {n}); skipping them")
+    else:
         try:
             scores.update(sample_scores(run.data(), x_model, seed))
         except DataError as e:
-            say(f"aegan: warning: {e}; skipping the image metrics")
+            say(f"aegan: warning: {e}; skipping the sample metrics")
     test = None
     if run.model.has_encoder:
         try:

@@ -187,3 +187,22 @@ def test_mean_pair_distance_known_answer():
     x = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
     assert mean_pair_distance(x) == pytest.approx(5.0)
     assert mean_pair_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0]])) == pytest.approx(10.0 / 3)
+
+
+# ---------------------------------------------------------------- eval.json of image runs
+
+
+IMAGE_KEYS = {"fd", "kid", "classifier_score", "precision", "recall", "density", "coverage", "msssim_samples",
+              "msssim_data", "birthday_support", "ndb", "ndb_k", "modes_total", "modes_covered", "kl_modes",
+              "evaluator_accuracy"}
+
+
+def test_image_run_eval_json_has_the_image_keys(digits_evaluator, tmp_path, tiny):
+    import aegan
+
+    run = aegan.train("gan", data="digits", steps=4, out=tmp_path / "g", overrides=tiny)
+    scores = aegan.evaluate(run, n=200)
+    assert IMAGE_KEYS <= scores.keys()
+    stored = json.loads((tmp_path / "g" / "eval.json").read_text())
+    assert all(isinstance(stored[k], (int, float)) for k in IMAGE_KEYS)
+    assert stored["evaluator_accuracy"] == pytest.approx(digits_evaluator.info["accuracy"])
