@@ -33,6 +33,8 @@ class OptimConfig:
     schedule: str = "constant"  # constant | cosine: hold lr for `hold` of the steps, then cosine-decay to `final`·lr
     hold: float = 0.5  # fraction of steps at full lr before the cosine decay
     final: float = 0.02  # final lr as a fraction of lr (cosine only)
+    rollback: int = 0  # on NaN/Inf, go back to the last good checkpoint with a lower lr, at most this often; 0 = stop
+    rollback_factor: float = 0.5  # each rollback multiplies the learning rate by this
 
 
 @dataclass
@@ -114,6 +116,9 @@ class Config:
             (self.optim.schedule in ("constant", "cosine"),
              f"optim.schedule must be constant or cosine, got {self.optim.schedule!r}"),
             (0 <= self.optim.hold <= 1 and 0 < self.optim.final <= 1, "optim.hold must lie in [0, 1], optim.final in (0, 1]"),
+            (self.optim.rollback >= 0, f"optim.rollback is a count of rollbacks, 0 = off; got {self.optim.rollback}"),
+            (0 < self.optim.rollback_factor < 1,
+             f"optim.rollback_factor multiplies the lr at each rollback, in (0, 1); got {self.optim.rollback_factor}"),
             (self.fabric.devices >= 1 and self.fabric.num_nodes >= 1, "fabric.devices and fabric.num_nodes must be >= 1"),
             (self.tricks.feature_matching >= 0 and self.tricks.historical_averaging >= 0 and self.tricks.r1 >= 0,
              "tricks.feature_matching, tricks.historical_averaging and tricks.r1 are weights: use 0 (off) or more"),
@@ -242,6 +247,8 @@ def parse_override(text: str) -> tuple[str, str]:
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file into a mapping, or raise ConfigError with the file and the reason."""
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"config file {p} is a folder, not a file: give the path of a YAML file")
     if not p.is_file():
         raise ConfigError(f"config file {p} does not exist")
     try:

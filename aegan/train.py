@@ -5,8 +5,10 @@ Per step:  s = model.begin_step(x)               # random inputs and the forward
                freeze every network but phase.nets
                loss = phase.loss(s); zero_grad; backward; step   (only phase.nets' optimizer steps)
 Around it: logging (metrics.jsonl, TensorBoard, progress bar), sample pictures, atomic checkpoints,
-exact resumption (the batch order is a pure function of seed and step; RNG states are checkpointed),
-and Lightning Fabric for devices, precision and DDP.
+exact resumption (the batch order and every random draw are pure functions of seed and step), NaN/Inf checks
+of losses and weights with optional rollback, and Lightning Fabric for devices, precision and processes: each
+of N processes takes its share of the global batch and the z drawn for the whole batch, and the loop averages
+the gradients, so N processes follow the run of one.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import json
 import math
 import shutil
 import time
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 from lightning_fabric import Fabric
 
@@ -32,7 +37,7 @@ PICTURE_SEED = 1_234_567  # fixed z for sample pictures: the same points over ti
 
 
 class TrainingDiverged(AeganError):
-    """A loss became NaN or infinite."""
+    """A loss or a network's weights became NaN or infinite (and no rollback was left)."""
 
 
 # --- configuration -------------------------------------------------------------------------------
@@ -62,6 +67,7 @@ def make_config(model: str, data: str, *, steps: int | None = None, batch_size: 
             set_value(cfg, key, value)
     resolve_defaults(cfg, ds.kind)
     cfg.validate()
+    build_model(cfg, ds.shape)  # the model checks its own settings (model_args, tricks) before anything is written
     return cfg, ds
 
 
@@ -161,55 +167,212 @@ def _truncate_metrics(path: Path, step: int) -> None:
     checkpoint.atomic_write_text(path, "".join(f"{line}\n" for line in kept))
 
 
+# --- randomness ----------------------------------------------------------------------------------
+
+def step_seed(seed: int, step: int, stream: int) -> int:
+    """A seed for one step's draws, mixed by NumPy's SeedSequence (torch seeds its CPU generator with 32 bits).
+
+    stream 0: the prior draws z of the global batch, the same in every process; 1 + rank: one process's own draws.
+    """
+    return int(np.random.SeedSequence([seed % 2**32, step, stream]).generate_state(1)[0])
+
+
+class StepNoise:
+    """Every step's random draws as a pure function of (seed, step): resumption needs no RNG state, and N processes
+    draw the z of one process.
+
+    Installed as the model's `prior` while it trains: a draw of n codes takes the world·n codes of the global batch
+    from a generator seeded by (seed, step), the same in every process, and keeps this process's rows. Draws with an
+    explicit generator (the sample pictures) pass through. Other draws (a VAE's ε) come from the global RNG, seeded
+    per step and process: exact on resumption, independent between processes, but not those of a 1-process run.
+    """
+
+    def __init__(self, model: Model, seed: int, rank: int = 0, world: int = 1,
+                 device: torch.device | str = "cpu") -> None:
+        self.model_prior = model.prior  # the model's own prior, bound to it
+        self.seed, self.rank, self.world, self.device = seed, rank, world, torch.device(device)
+        self.generator = torch.Generator()
+
+    def start(self, step: int) -> None:
+        self.generator.manual_seed(step_seed(self.seed, step, 0))
+        own = step_seed(self.seed, step, 1 + self.rank)
+        torch.default_generator.manual_seed(own)  # not torch.manual_seed: it visits every device type (~0.1 ms)
+        if self.device.type == "cuda":
+            torch.cuda.manual_seed(own)  # this process's GPU
+
+    def __call__(self, n: int, device: torch.device | str = "cpu",
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        if generator is not None:
+            return self.model_prior(n, device, generator=generator)
+        z = self.model_prior(n * self.world, "cpu", generator=self.generator)  # (world·n, latent_dim): global batch
+        return z[self.rank * n:(self.rank + 1) * n].to(device)
+
+
+# --- divergence ----------------------------------------------------------------------------------
+
+class DivergenceWatch:
+    """NaN/Inf checks after every optimizer step, kept on the device and read only when the loop logs, draws or
+    checkpoints, so it never waits for the device in between (a checkpoint is written only after a clean read).
+
+    Per phase: one isfinite over its loss and the weight sum of each network it updated. The first failure is stored
+    as the code step·slots + slot, so `first()` names the step, and the loss or the network, that went wrong.
+    """
+
+    NONE = torch.iinfo(torch.long).max
+
+    def __init__(self, phases: Sequence[Phase], device: torch.device | str = "cpu") -> None:
+        self.what: list[str] = []  # slot -> what failed
+        self.slots: dict[str, torch.Tensor] = {}  # phase -> its slots: its loss, then each network it updates
+        for p in phases:
+            first = len(self.what)
+            self.what += [f"the loss of phase {p.name} is NaN or Inf",
+                          *(f"the weights of {n} became NaN or Inf in phase {p.name}'s update" for n in p.nets)]
+            self.slots[p.name] = torch.arange(first, len(self.what), device=device)
+        self.code = torch.full((), self.NONE, dtype=torch.long, device=device)
+
+    @torch.no_grad()
+    def check(self, phase: Phase, step: int, loss: torch.Tensor, params: dict[str, list[torch.Tensor]]) -> None:
+        sums = (torch.stack([p.sum() for p in params[n]]).sum().float() for n in phase.nets)  # NaN/Inf propagate
+        values = torch.stack([loss.detach().float(), *sums])
+        codes = torch.where(values.isfinite(), self.NONE, step * len(self.what) + self.slots[phase.name])
+        torch.minimum(self.code, codes.min(), out=self.code)
+
+    def first(self, world: int = 1) -> str | None:
+        """'at step N: what' for the first failure since `reset`, agreed by every process; None if all is finite."""
+        code = self.code.clone()
+        if world > 1:
+            torch.distributed.all_reduce(code, op=torch.distributed.ReduceOp.MIN)
+        if int(code) == self.NONE:
+            return None
+        step, slot = divmod(int(code), len(self.what))
+        return f"at step {step + 1}: {self.what[slot]}"
+
+    def reset(self) -> None:
+        self.code.fill_(self.NONE)
+
+
 # --- the loop ------------------------------------------------------------------------------------
 
-def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False) -> Run:
-    """Train `cfg` on `ds` in run folder `out`, from its newest checkpoint if `resume`."""
-    fabric = Fabric(accelerator=cfg.fabric.accelerator, devices=cfg.fabric.devices, num_nodes=cfg.fabric.num_nodes,
-                    strategy=cfg.fabric.strategy, precision=cfg.fabric.precision)  # type: ignore[arg-type]
-    fabric.launch()
+@dataclass
+class Engine:
+    """What the loop adds around each phase: Fabric's backward and autocast, the gradient mean over processes, and
+    the divergence watch."""
+
+    backward: Callable[..., Any] = torch.Tensor.backward
+    autocast: Callable[[], AbstractContextManager[Any]] = nullcontext
+    world: int = 1  # processes sharing the global batch
+    watch: DivergenceWatch | None = None
+
+
+class RunLog:
+    """metrics.jsonl (one JSON object per record, with its `step`) and TensorBoard, written by global rank 0 only.
+
+    `rewind(step)` drops what came after `step` (for a resumption or a rollback), so steps never repeat.
+    """
+
+    def __init__(self, out: Path, active: bool, start: int, resume: bool) -> None:
+        self.out, self.active = out, active
+        self.file: Any = None
+        self.writer: Any = None
+        if not active:
+            return
+        if resume:
+            self.rewind(start)
+        else:
+            (out / "metrics.jsonl").unlink(missing_ok=True)
+            self._open(purge_step=None)
+
+    def _open(self, purge_step: int | None) -> None:
+        from torch.utils.tensorboard import SummaryWriter  # slow import: only where it is used
+
+        self.file = open(self.out / "metrics.jsonl", "a")
+        self.writer = SummaryWriter(str(self.out / "tensorboard"), purge_step=purge_step)
+
+    def write(self, record: dict[str, Any]) -> None:
+        if not self.active:
+            return
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+        for k, v in record.items():
+            if k != "step" and isinstance(v, (int, float)):
+                self.writer.add_scalar(k, v, record["step"])
+
+    def rewind(self, step: int) -> None:
+        if not self.active:
+            return
+        self.close()
+        _truncate_metrics(self.out / "metrics.jsonl", step)
+        self._open(purge_step=step)
+
+    def close(self) -> None:
+        for f in (self.file, self.writer):
+            if f is not None:
+                f.close()
+        self.file = self.writer = None
+
+
+def start_fabric(cfg: Config) -> Fabric:
+    """Lightning Fabric for `cfg.fabric`, launched: with strategy ddp on one node this starts the other processes,
+    each re-running the same command; under torchrun or SLURM the launcher has started them already.
+
+    Settings Fabric rejects (an accelerator this machine lacks, an unknown strategy or precision), spawning
+    strategies (they need the loop as a function) and a batch the processes cannot share are ConfigErrors,
+    raised before any other process starts.
+    """
+    f = cfg.fabric
+    try:
+        fabric = Fabric(accelerator=f.accelerator, devices=f.devices, num_nodes=f.num_nodes, strategy=f.strategy,
+                        precision=f.precision)  # type: ignore[arg-type]
+    except (ValueError, RuntimeError, TypeError, ImportError) as e:
+        first = " ".join(str(e).split(". ")[0].split())
+        raise ConfigError(f"Lightning Fabric rejects fabric.accelerator={f.accelerator} fabric.devices={f.devices} "
+                          f"fabric.strategy={f.strategy} fabric.precision={f.precision}: {first}") from None
+    if cfg.batch_size % fabric.world_size:
+        raise ConfigError(f"batch_size {cfg.batch_size} must be divisible by the {fabric.world_size} processes "
+                          f"(fabric.devices × fabric.num_nodes): change --batch-size or fabric.devices")
+    try:
+        fabric.launch()
+    except TypeError:  # ddp_spawn, ddp_fork, ...: Fabric wants launch(function)
+        raise ConfigError(f"fabric.strategy={f.strategy} is not supported: use fabric.strategy=ddp, which starts "
+                          f"one process per device re-running the same command") from None
+    return fabric
+
+
+def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabric: Fabric | None = None) -> Run:
+    """Train `cfg` on `ds` in run folder `out`, from its newest checkpoint if `resume`.
+
+    Stops with TrainingDiverged when a loss or weight becomes NaN or Inf, or, with optim.rollback = N, goes back to
+    the last good checkpoint with the learning rate times optim.rollback_factor, up to N times.
+    """
+    fabric = fabric or start_fabric(cfg)
     if cfg.fabric.threads:
         torch.set_num_threads(cfg.fabric.threads)
-    torch.manual_seed(cfg.seed + fabric.global_rank)
-
-    model = build_model(cfg, ds.shape)
-    raw_nets = dict(model.nets.items())
+    torch.manual_seed(cfg.seed)  # every process builds the same initial weights
+    model = build_model(cfg, ds.shape).to(fabric.device)
+    nets = dict(model.nets.items())
     phases = model.phases()
-    optimizers = {p.name: torch.optim.Adam(_params(raw_nets, p.nets), lr=cfg.optim.lr,
-                                           betas=(cfg.optim.beta1, cfg.optim.beta2))
+    optimizers = {p.name: fabric.setup_optimizers(torch.optim.Adam(_params(nets, p.nets), lr=cfg.optim.lr,
+                                                                   betas=(cfg.optim.beta1, cfg.optim.beta2)))
                   for p in phases}
+    loop_tricks = LoopTricks(cfg, model, nets)
+    params = {name: list(net.parameters()) for name, net in nets.items()}
+    ckpt_dir, rank0 = out / "checkpoints", fabric.is_global_zero
 
-    loop_tricks = LoopTricks(cfg, model, raw_nets)
-    start, elapsed = 0, 0.0
-    state = checkpoint.latest(out / "checkpoints") if resume else None
+    start, elapsed, lr_scale, rollbacks = 0, 0.0, 1.0, 0
+    state = checkpoint.latest(ckpt_dir) if resume else None
     if state is not None:
-        tensors, meta = state
-        load_weights(raw_nets, tensors)
-        loop_tricks.load(tensors)
-        for name, opt in optimizers.items():
-            checkpoint.load_optimizer_state(name, opt, tensors, meta["optim"][name])
-        checkpoint.set_rng_state(tensors, meta["rng"])
-        start, elapsed = int(meta["step"]), float(meta.get("elapsed_s", 0.0))
+        start, elapsed, lr_scale, rollbacks = _restore(state, nets, optimizers, loop_tricks)
         if start >= cfg.steps:
             print(f"aegan: {out} already reached step {start} of {cfg.steps}; nothing to do")
             return Run.load(out)
 
-    for name, net in raw_nets.items():
-        model.nets[name] = fabric.setup_module(net)
-    optimizers = {name: fabric.setup_optimizers(opt) for name, opt in optimizers.items()}
-    net_params = {name: list(net.parameters()) for name, net in raw_nets.items()}
-
-    writer = None
-    if fabric.is_global_zero:
+    if rank0:
         checkpoint.atomic_write_text(out / "config.yaml", cfg.to_yaml())
         checkpoint.atomic_write_text(out / "data.json", json.dumps(ds.info()))
-        if resume:
-            _truncate_metrics(out / "metrics.jsonl", start)
-        elif (out / "metrics.jsonl").exists():
-            (out / "metrics.jsonl").unlink()
-        from torch.utils.tensorboard import SummaryWriter  # slow import: only where it is used
-        writer = SummaryWriter(str(out / "tensorboard"), purge_step=start if resume else None)
-
+    log = RunLog(out, rank0, start, resume)
+    noise = StepNoise(model, cfg.seed, fabric.global_rank, fabric.world_size, fabric.device)
+    model.prior = noise  # type: ignore[method-assign]
+    engine = Engine(fabric.backward, fabric.autocast, fabric.world_size, DivergenceWatch(phases, fabric.device))
     x_train = fabric.to_device(ds.train)
     order = BatchOrder(len(ds.train), cfg.batch_size, cfg.seed, fabric.global_rank, fabric.world_size)
     z_picture = model.prior(64 if ds.kind == "image" else 2000, "cpu",
@@ -219,64 +382,111 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False) -> R
     counts: dict[str, int] = {}
 
     from tqdm import tqdm
-    bar = tqdm(total=cfg.steps, initial=start, disable=None if (cfg.progress and fabric.is_global_zero) else True,
+    bar = tqdm(total=cfg.steps, initial=start, disable=None if (cfg.progress and rank0) else True,
                desc=f"{cfg.model} on {cfg.data}", unit="step", dynamic_ncols=True)
     t0 = time.perf_counter()
-    metrics_file = open(out / "metrics.jsonl", "a") if fabric.is_global_zero else None
+
+    def save(done: int) -> None:
+        if rank0:
+            save_checkpoint(out, done, nets, optimizers, elapsed + time.perf_counter() - t0, cfg.keep_checkpoints,
+                            loop_tricks.state(), {"lr_scale": lr_scale, "rollbacks": rollbacks})
+        fabric.barrier()
+
+    step = start
     try:
-        for step in range(start, cfg.steps):
-            lr = lr_at(cfg, step)
+        if cfg.optim.rollback and state is None:
+            save(0)  # a state to go back to before the first regular checkpoint
+        while step < cfg.steps:
+            noise.start(step)
             x = x_train[order.indices(step).to(x_train.device)]
-            logs = train_step(model, raw_nets, phases, optimizers, x, step, lr, fabric.backward, net_params,
-                              loop_tricks)
+            lr = lr_at(cfg, step) * lr_scale
+            logs = train_step(model, nets, phases, optimizers, x, step, lr, engine, params, loop_tricks)
             for key, value in logs.items():
                 sums[key] = sums.get(key, 0.0) + value
                 counts[key] = counts.get(key, 0) + 1
-            done = step + 1
+            step += 1
             bar.update(1)
+            log_due = step % cfg.log_every == 0 or step == cfg.steps
+            picture_due = step % cfg.sample_every == 0 or step == cfg.steps
+            checkpoint_due = step % cfg.checkpoint_every == 0 or step == cfg.steps
 
-            if done % cfg.log_every == 0 or done == cfg.steps:
-                record = {"step": done, "time_s": round(elapsed + time.perf_counter() - t0, 3), "lr": lr}
-                record.update({k: float(v / counts[k]) for k, v in sums.items()})
+            # read in every process at the same steps: the processes agree on a failure by an all-reduce
+            failure = engine.watch.first(fabric.world_size) if log_due or picture_due or checkpoint_due else None
+            if failure is not None:
+                if rollbacks >= cfg.optim.rollback:
+                    raise _diverged(failure, rollbacks, lr_scale, ckpt_dir)
+                step = _restore(checkpoint.latest(ckpt_dir), nets, optimizers, loop_tricks)[0]
+                rollbacks, lr_scale = rollbacks + 1, lr_scale * cfg.optim.rollback_factor
+                if rank0:
+                    print(f"aegan: training diverged {failure}; rollback {rollbacks} of {cfg.optim.rollback}: back "
+                          f"to step {step} with lr × {lr_scale:g}", flush=True)
+                log.rewind(step)
+                log.write({"step": step, "time_s": round(elapsed + time.perf_counter() - t0, 3), "event": "rollback",
+                           "rollback": rollbacks, "lr_scale": lr_scale, "reason": failure})
+                engine.watch.reset()
                 sums.clear(), counts.clear()
-                bad = [k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)]
-                if bad:
-                    raise TrainingDiverged(f"training diverged before step {done}: {', '.join(bad)} is not finite; "
-                                           f"the last good checkpoint is kept in {out / 'checkpoints'} "
-                                           f"(try a lower optim.lr)")
-                if metrics_file is not None:
-                    metrics_file.write(json.dumps(record) + "\n")
-                    metrics_file.flush()
-                    for k, v in record.items():
-                        if k != "step":
-                            writer.add_scalar(k, v, done)
+                bar.n = step
+                bar.refresh()
+                continue
+
+            if log_due:
+                keys = list(sums)
+                means = (torch.stack([sums[k] / counts[k] for k in keys]) if keys
+                         else torch.zeros(0, device=fabric.device))
+                if fabric.world_size > 1:  # the mean over the global batch, not this process's share
+                    torch.distributed.all_reduce(means)
+                    means /= fabric.world_size
+                record = {"step": step, "time_s": round(elapsed + time.perf_counter() - t0, 3), "lr": lr}
+                record.update(zip(keys, means.tolist()))
+                sums.clear(), counts.clear()
+                log.write(record)
                 bar.set_postfix({k.split("/")[-1]: f"{v:.3f}" for k, v in record.items() if k.startswith("loss/")})
 
-            if fabric.is_global_zero and (done % cfg.sample_every == 0 or done == cfg.steps):
-                picture(model, raw_nets, z_picture, ds.transform, ds.kind, modes,
-                        out / "samples" / f"step_{done:07d}.png", title=f"{cfg.model} on {cfg.data}, step {done}")
+            if picture_due and rank0:
+                picture(model, nets, z_picture, ds.transform, ds.kind, modes,
+                        out / "samples" / f"step_{step:07d}.png", title=f"{cfg.model} on {cfg.data}, step {step}")
 
-            if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-                if metrics_file is not None:
-                    metrics_file.flush()
-                if fabric.is_global_zero:
-                    save_checkpoint(out, done, raw_nets, optimizers, elapsed + time.perf_counter() - t0,
-                                    cfg.keep_checkpoints, loop_tricks.state())
-                fabric.barrier()
+            if checkpoint_due:
+                save(step)
+    except OSError as e:
+        raise AeganError(f"cannot write to run folder {out} at step {step}: {e.strerror or e}; the last good "
+                         f"checkpoint is kept: free space or fix permissions, then continue with "
+                         f"`aegan train --resume {out}`") from None
     finally:
         bar.close()
-        if metrics_file is not None:
-            metrics_file.close()
-        if writer is not None:
-            writer.close()
-        for name, net in raw_nets.items():
-            model.nets[name] = net
+        log.close()
+        del model.prior  # the model's own prior again
+        for net in nets.values():
             net.requires_grad_(True)
     run = Run.load(out)
-    if fabric.is_global_zero and run.default_sampler != "prior":
+    if rank0 and run.default_sampler != "prior":
         run._data = ds
         run.code_sampler(run.default_sampler)  # fit the default code model now, so the run folder is complete
     return run
+
+
+def _diverged(failure: str, rollbacks: int, lr_scale: float, ckpt_dir: Path) -> TrainingDiverged:
+    """The one-line error for a run that diverged with no rollback left."""
+    tried = f" after {rollbacks} rollback(s) to lr × {lr_scale:g}" if rollbacks else ""
+    kept = (f"the last good checkpoint is kept in {ckpt_dir}" if checkpoint.list_checkpoints(ckpt_dir)
+            else "no checkpoint had been written yet")
+    return TrainingDiverged(f"training diverged {failure}{tried}; {kept}: lower optim.lr, or set optim.rollback=2 "
+                            f"to go back to the last good checkpoint with a lower learning rate automatically")
+
+
+def _restore(state: tuple[dict[str, torch.Tensor], dict[str, Any]] | None, nets: dict[str, torch.nn.Module],
+             optimizers: dict[str, Any], loop_tricks: LoopTricks) -> tuple[int, float, float, int]:
+    """Load a checkpoint into the networks, optimizers and loop tricks -> (step, elapsed_s, lr_scale, rollbacks)."""
+    if state is None:
+        raise CheckpointError("no checkpoint to go back to")
+    tensors, meta = state
+    load_weights(nets, tensors)
+    loop_tricks.load(tensors)
+    for name, opt in optimizers.items():
+        checkpoint.load_optimizer_state(name, opt, tensors, meta["optim"][name])
+    checkpoint.set_rng_state(tensors, meta["rng"])
+    return (int(meta["step"]), float(meta.get("elapsed_s", 0.0)), float(meta.get("lr_scale", 1.0)),
+            int(meta.get("rollbacks", 0)))
 
 
 class LoopTricks:
@@ -341,41 +551,68 @@ class LoopTricks:
 
 
 def train_step(model: Model, nets: dict[str, torch.nn.Module], phases: Sequence[Phase], optimizers: dict[str, Any],
-               x: torch.Tensor, step: int, lr: float, backward: Callable[..., Any] = torch.Tensor.backward,
+               x: torch.Tensor, step: int, lr: float, engine: Engine | None = None,
                params: dict[str, list[torch.Tensor]] | None = None,
                loop_tricks: LoopTricks | None = None) -> dict[str, torch.Tensor]:
     """One step: the shared forward passes, then each due phase with every network but its own frozen.
 
-    `params` maps each network name to its parameter list (computed here if not given; the loop passes it
-    once, since walking the modules every step costs more than a small network's forward pass).
-    Returns the detached losses and extra logs of the phases that ran, keyed `loss/<phase>`, `<phase>/<name>`.
+    x: this process's share of the global batch. `params` maps each network name to its parameter list (computed
+    here if not given; the loop passes it once, since walking the modules every step costs more than a small
+    network's forward pass). Returns the detached losses and extra logs of the phases that ran, keyed
+    `loss/<phase>`, `<phase>/<name>`.
     """
+    engine = engine or Engine()
     params = params if params is not None else {name: list(net.parameters()) for name, net in nets.items()}
     _set_trainable(params, nets)  # the shared forward passes record graphs for every network
-    s = model.begin_step(x)
+    with engine.autocast():
+        s = model.begin_step(x)
     logs: dict[str, torch.Tensor] = {}
     for phase in phases:
         if step % phase.every:
             continue
         _set_trainable(params, phase.nets)  # new forward passes record no weight gradients for frozen nets
-        loss, extra = phase.loss(s)
-        if loop_tricks is not None and loop_tricks.active:
-            penalties = loop_tricks.penalties(phase, s, nets, params, step)
-            loss = loss + sum(penalties.values())
-            extra = {**extra, **penalties}
+        with engine.autocast():
+            loss, extra = phase.loss(s)
+            if loop_tricks is not None and loop_tricks.active:
+                penalties = loop_tricks.penalties(phase, s, nets, params, step)
+                loss = loss + sum(penalties.values())
+                extra = {**extra, **penalties}
         opt = optimizers[phase.name]
         for group in opt.param_groups:
             group["lr"] = lr
         opt.zero_grad(set_to_none=True)
         # Gradients reach only this phase's networks, even through the shared forward passes, whose graphs are
         # kept for later phases: a network updated earlier in the step is never backpropagated through again.
-        backward(loss, inputs=[p for n in phase.nets for p in params[n]], retain_graph=True)
+        trained = [p for n in phase.nets for p in params[n]]
+        engine.backward(loss, inputs=trained, retain_graph=True)
+        if engine.world > 1:
+            average_gradients(trained, engine.world)
         opt.step()
+        if engine.watch is not None:
+            engine.watch.check(phase, step, loss, params)
         if loop_tricks is not None and loop_tricks.active:
             loop_tricks.after_step(phase, nets, params)
         logs[f"loss/{phase.name}"] = loss.detach().float()
         logs.update({f"{phase.name}/{k}": v.detach().float() for k, v in extra.items()})
     return logs
+
+
+def average_gradients(params: Sequence[torch.Tensor], world: int) -> None:
+    """DDP's gradient mean over the processes, as one all-reduce of the phase's flattened gradients.
+
+    Each process's loss is a mean over its equal share of the global batch, so the mean of their gradients is the
+    gradient of the mean over the global batch. Done here rather than by DistributedDataParallel, whose hooks
+    expect every wrapped parameter to receive a gradient in every backward pass: phases freeze all networks but
+    their own, and backpropagate through frozen ones.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    torch.distributed.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()
 
 
 def _set_trainable(params: dict[str, list[torch.Tensor]], trainable: Any) -> None:
@@ -390,7 +627,9 @@ def _params(nets: dict[str, torch.nn.Module], names: Sequence[str]) -> list[torc
 
 
 def save_checkpoint(out: Path, step: int, nets: dict[str, torch.nn.Module], optimizers: dict[str, Any],
-                    elapsed: float, keep: int, extra: dict[str, torch.Tensor] | None = None) -> None:
+                    elapsed: float, keep: int, extra: dict[str, torch.Tensor] | None = None,
+                    meta: dict[str, Any] | None = None) -> None:
+    """Checkpoint `step`: weights, `extra` tensors, optimizer and RNG states, and `meta` (JSON values)."""
     tensors: dict[str, torch.Tensor] = {f"nets.{name}.{k}": v for name, net in nets.items()
                                         for k, v in net.state_dict().items()}
     tensors.update(extra or {})
@@ -402,7 +641,7 @@ def save_checkpoint(out: Path, step: int, nets: dict[str, torch.nn.Module], opti
     rng_tensors, rng_meta = checkpoint.rng_state()
     tensors.update(rng_tensors)
     checkpoint.save(out / "checkpoints", step, tensors,
-                    {"optim": optim_meta, "rng": rng_meta, "elapsed_s": round(elapsed, 3)}, keep=keep)
+                    {"optim": optim_meta, "rng": rng_meta, "elapsed_s": round(elapsed, 3), **(meta or {})}, keep=keep)
 
 
 def load_weights(nets: dict[str, torch.nn.Module], tensors: dict[str, torch.Tensor], prefix: str = "nets.") -> None:
@@ -429,7 +668,22 @@ def train(model: str, data: str, *, steps: int | None = None, out: str | Path | 
     """
     cfg, ds = make_config(model, data, steps=steps, batch_size=batch_size, seed=seed, config_file=config,
                           overrides=overrides)
-    return fit(cfg, ds, prepare_out(out, cfg, overwrite))
+    fabric = start_fabric(cfg)
+    return fit(cfg, ds, _on_rank_zero(fabric, lambda: prepare_out(out, cfg, overwrite)), fabric=fabric)
+
+
+def _on_rank_zero(fabric: Fabric, fn: Callable[[], Any]) -> Any:
+    """fn() in global rank 0 only; its result, or its AeganError, reaches every process."""
+    result: tuple[bool, Any] = (True, None)
+    if fabric.is_global_zero:
+        try:
+            result = (True, fn())
+        except AeganError as e:
+            result = (False, str(e))
+    ok, value = fabric.broadcast(result)
+    if not ok:
+        raise AeganError(value)
+    return value
 
 
 def resume(run_dir: str | Path, steps: int | None = None) -> Run:

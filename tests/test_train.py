@@ -1,11 +1,7 @@
 """The loop end to end: the run folder, exact resumption (also after SIGKILL), image data, the Python API."""
 
 import json
-import signal
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,19 +11,7 @@ from safetensors.torch import load_file
 import aegan
 from aegan import checkpoint
 from conftest import fashion_available
-
-
-def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
-    record = checkpoint.list_checkpoints(run_dir / "checkpoints")[-1]
-    tensors = load_file(record.with_suffix(".safetensors"))
-    return {k: v for k, v in tensors.items() if k.startswith(("nets.", "optim.", "ema.", "ha."))}
-
-
-def assert_same_weights(a: Path, b: Path) -> None:
-    wa, wb = final_weights(a), final_weights(b)
-    assert wa.keys() == wb.keys()
-    for k in wa:
-        torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=0, msg=k)
+from helpers import CLI_TRAIN, assert_same_weights, kill_after_checkpoint
 
 
 def test_run_folder_contents(tmp_path, tiny):
@@ -58,18 +42,10 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, tiny):
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
     args = ["gan", "--data", "ring8", "--steps", "400", "--seed", "1", "progress=false", "net.width=32",
             "checkpoint_every=20", "log_every=10", "sample_every=400"]
-    cli = [sys.executable, "-m", "aegan.cli", "train"]
-    subprocess.run([*cli, *args, "--out", str(tmp_path / "full")], check=True, capture_output=True)
-    proc = subprocess.Popen([*cli, *args, "--out", str(tmp_path / "cut")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(checkpoint.list_checkpoints(tmp_path / "cut" / "checkpoints")) < 3:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    last = checkpoint.list_checkpoints(tmp_path / "cut" / "checkpoints")[-1]
-    assert int(last.stem.split("_")[1]) < 400, "the run finished before it could be killed"
-    r = subprocess.run([*cli, "--resume", str(tmp_path / "cut")], capture_output=True, text=True)
+    subprocess.run([*CLI_TRAIN, *args, "--out", str(tmp_path / "full")], check=True, capture_output=True)
+    last = kill_after_checkpoint([*CLI_TRAIN, *args, "--out", str(tmp_path / "cut")], tmp_path / "cut", 60)
+    assert last < 400, "the run finished before it could be killed"
+    r = subprocess.run([*CLI_TRAIN, "--resume", str(tmp_path / "cut")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert_same_weights(tmp_path / "full", tmp_path / "cut")
     steps = [json.loads(line)["step"] for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]

@@ -299,7 +299,7 @@ def _as_image_array(x: np.ndarray, name: str) -> np.ndarray:
 
 
 def from_array(x: np.ndarray, labels: np.ndarray | None = None, name: str = "array") -> Dataset:
-    """A user array -> Dataset, after checking dtype, layout and values.
+    """A user array -> Dataset, after checking dtype, layout and values (NaN, Inf and |x| > 1e15 are refused).
 
     x: (N, D) real vectors (standardized per feature), or images (N, H, W), (N, C, H, W) or
     (N, H, W, C) with C in {1, 3}, as uint8 0..255 or floats in [0, 1].
@@ -403,6 +403,10 @@ def from_folder(path: str | os.PathLike[str]) -> Dataset:
     """A folder of same-size PNG/JPEG images (not searched recursively) -> Dataset; name = the path.
 
     Grayscale images give layout "NHW", colour images (RGB; alpha is dropped) "NHWC", both uint8.
+    The rule for a mix: a folder is all grayscale or all colour. A mix is refused (DataError naming one file of
+    each), never converted, because either conversion changes what the model learns (grayscale copied into three
+    equal channels, or colour thrown away) and samples would come back in a layout the user never gave.
+    Images are never resized either: a folder of different sizes is refused, naming two of them.
     """
     folder = Path(path)
     name = str(path)
