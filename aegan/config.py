@@ -71,6 +71,17 @@ class TricksConfig:
 
 
 @dataclass
+class MonitorConfig:
+    """The live collapse monitor (aegan.monitor): cheap coverage and diversity on a fixed probe set."""
+
+    every: int = 500  # steps between checks; 0 = off
+    probe: int = 500  # generated samples and real examples per check
+    warn: float = 0.5  # warn when diversity < warn, or coverage < warn × its best so far
+    stop: bool = False  # stop the run after `patience` warnings in a row
+    patience: int = 3
+
+
+@dataclass
 class Config:
     model: str = "gan"
     data: str = "ring8"
@@ -86,6 +97,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     fabric: FabricConfig = field(default_factory=FabricConfig)
     tricks: TricksConfig = field(default_factory=TricksConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
     model_args: dict[str, Any] = field(default_factory=dict)  # model-specific settings, e.g. {"loss": "l1"}
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,6 +143,9 @@ class Config:
              f"tricks.pack must be >= 1 and divide batch_size {self.batch_size}; got {self.tricks.pack}"),
             (self.tricks.minibatch_kernels >= 1 and self.tricks.minibatch_kernel_dim >= 1
              and self.tricks.virtual_batch_size >= 1 and self.tricks.r1_every >= 1, "tricks sizes must be at least 1"),
+            (self.monitor.every >= 0 and self.monitor.probe >= 10 and self.monitor.patience >= 1,
+             "monitor.every must be >= 0 (0 = off), monitor.probe >= 10 and monitor.patience >= 1"),
+            (0 < self.monitor.warn < 1, f"monitor.warn is a fraction in (0, 1); got {self.monitor.warn}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -24,6 +24,7 @@ from aegan.metrics.modes import mode_stats
 from aegan.metrics.prdc import prdc
 
 K = 5  # neighbours for coverage
+PROBE_SEED = 31_337  # the probe set is the same at every check and on every process (plus the run's seed)
 
 
 @dataclass
@@ -73,3 +74,16 @@ def mean_pair_distance(x: torch.Tensor) -> float:
     if n < 2:
         return 0.0
     return float(torch.cdist(x, x).sum() / (n * (n - 1)))
+
+
+def for_run(cfg, ds, model) -> CollapseMonitor | None:
+    """The monitor of a run (Config cfg, Dataset ds, Model model), or None when monitor.every is 0. The probe
+    set: monitor.probe held-out examples and as many prior draws, both fixed by the run's seed. Data sets with at
+    most 10 held-out examples are not monitored."""
+    m = cfg.monitor
+    if not m.every or len(ds.test) <= 2 * K:  # too few held-out examples for neighbourhoods
+        return None
+    g = torch.Generator().manual_seed(PROBE_SEED + cfg.seed)
+    real = ds.test[torch.randperm(len(ds.test), generator=g)[:m.probe]]
+    z = model.prior(m.probe, "cpu", generator=g)
+    return CollapseMonitor(real, z, m.warn, m.stop, m.patience, ds.modes, ds.transform.to_data)

@@ -44,23 +44,29 @@ def build_model(cfg: Config, shape: tuple[int, ...]) -> Model:
 
 
 @torch.no_grad()
-def picture(model: Model, nets: dict[str, torch.nn.Module], z: torch.Tensor, transform: Transform, kind: str,
-            modes: dict[str, Any] | None, path: Path, title: str = "") -> Path:
-    """Samples G(z) as a picture: a scatter with the mode centres for vectors, an image grid for images.
-
-    Runs the networks in eval mode (batch-norm statistics are used, not updated), so drawing a picture does
-    not change training.
-    """
-    from aegan import plots
-
+@torch.no_grad()
+def generate_eval(model: Model, nets: dict[str, torch.nn.Module], z: torch.Tensor) -> torch.Tensor:
+    """G(z) on the model's scale, (n, *shape) on CPU, with the networks in eval mode (batch-norm statistics are
+    used, not updated) and their modes restored afterwards, so looking at samples does not change training."""
     was_training = {name: net.training for name, net in nets.items()}
     model.eval()
     try:
-        x = model.generate(z.to(model.device)).float().cpu()  # (n, *shape) on the model's scale
+        return model.generate(z.to(model.device)).float().cpu()
     finally:
         for name, net in nets.items():
             net.train(was_training[name])
         model.train(any(was_training.values()))
+
+
+def picture(model: Model, nets: dict[str, torch.nn.Module], z: torch.Tensor, transform: Transform, kind: str,
+            modes: dict[str, Any] | None, path: Path, title: str = "") -> Path:
+    """Samples G(z) as a picture: a scatter with the mode centres for vectors, an image grid for images.
+
+    Uses generate_eval, so drawing a picture does not change training.
+    """
+    from aegan import plots
+
+    x = generate_eval(model, nets, z)
     if kind == "vector":
         centres = np.asarray(modes["centres"]) if modes else None
         return plots.scatter_png(transform.to_data(x).numpy(), path, centres=centres, title=title)

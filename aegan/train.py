@@ -26,12 +26,12 @@ import numpy as np
 import torch
 from lightning_fabric import Fabric
 
-from aegan import checkpoint, models
+from aegan import checkpoint, models, monitor
 from aegan import data as data_lib
 from aegan.config import Config, apply_dict, parse_override, read_yaml, set_value
 from aegan.errors import AeganError, CheckpointError, ConfigError
 from aegan.models.base import Model, Phase
-from aegan.run import Run, build_model, picture
+from aegan.run import Run, build_model, generate_eval, picture
 
 PICTURE_SEED = 1_234_567  # fixed z for sample pictures: the same points over time, no draw from the training RNG
 
@@ -370,6 +370,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
         checkpoint.atomic_write_text(out / "config.yaml", cfg.to_yaml())
         checkpoint.atomic_write_text(out / "data.json", json.dumps(ds.info()))
     log = RunLog(out, rank0, start, resume)
+    collapse = monitor.for_run(cfg, ds, model)  # before the prior is replaced: its probe draws stay fixed
     noise = StepNoise(model, cfg.seed, fabric.global_rank, fabric.world_size, fabric.device)
     model.prior = noise  # type: ignore[method-assign]
     engine = Engine(fabric.backward, fabric.autocast, fabric.world_size, DivergenceWatch(phases, fabric.device))
@@ -445,6 +446,19 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
             if picture_due and rank0:
                 picture(model, nets, z_picture, ds.transform, ds.kind, modes,
                         out / "samples" / f"step_{step:07d}.png", title=f"{cfg.model} on {cfg.data}, step {step}")
+
+            if collapse is not None and step % cfg.monitor.every == 0:
+                check = collapse.check(generate_eval(model, nets, collapse.z))  # the same on every process
+                log.write({"step": step, "time_s": round(elapsed + time.perf_counter() - t0, 3), **check.values})
+                if check.warning and rank0:
+                    bar.set_description_str(f"{cfg.model} on {cfg.data} [collapse?]")
+                    bar.write(f"aegan: step {step}: possible mode collapse: {check.warning}")
+                if check.stop:
+                    save(step)
+                    if rank0:
+                        bar.write(f"aegan: stopped at step {step}: {cfg.monitor.patience} collapse warnings in a "
+                                  f"row (monitor.stop); the run is kept as it is now")
+                    break
 
             if checkpoint_due:
                 save(step)

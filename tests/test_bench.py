@@ -11,7 +11,8 @@ def test_tricks_suite_has_each_trick_alone_all_together_and_alphagan():
     assert names[0] == "gan" and names[-1] == "alphagan" and "gan+all" in names
     assert all(f"gan+{t}" in names for t in TRICKS)
     all_overrides = dict(next(v for v in variants("tricks", None) if v[0] == "gan+all")[2])
-    assert len(all_overrides) == len(TRICKS)
+    assert all_overrides == {k: v for o in TRICKS.values() for k, v in o.items()}
+    assert all(any(k.startswith(f"tricks.{t}") for k in all_overrides) for t in TRICKS)
 
 
 def test_summary_table_means_over_seeds():
