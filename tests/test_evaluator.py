@@ -228,3 +228,16 @@ def test_monitor_logs_during_training_and_can_stop_the_run(tmp_path, tiny):
                       overrides={**tiny, "monitor.every": 10, "monitor.probe": 100, "monitor.warn": 0.999,
                                  "monitor.stop": True, "monitor.patience": 2})
     assert run.step == 20
+
+
+def test_eval_samples_on_vectors(tmp_path):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "data.npy", rng.normal(size=(3000, 3)).astype(np.float32))
+    np.save(tmp_path / "good.npy", rng.normal(size=(1000, 3)).astype(np.float32))
+    np.save(tmp_path / "point.npy", np.zeros((1000, 3), np.float32))
+    good = evaluate_samples(tmp_path / "good.npy", str(tmp_path / "data.npy"))
+    point = evaluate_samples(tmp_path / "point.npy", str(tmp_path / "data.npy"))
+    assert good["fd"] < 0.1 < point["fd"] and good["coverage"] > 0.9 > 0.1 > point["coverage"]
+    grid = data.load("grid25")
+    np.save(tmp_path / "grid.npy", grid.transform.to_data(grid.test[:500]).numpy())
+    assert evaluate_samples(tmp_path / "grid.npy", "grid25")["modes_covered"] == 25
