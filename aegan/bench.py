@@ -103,18 +103,27 @@ def run_train_seconds(folder: Path) -> float:
     return float(json.loads(lines[-1])["time_s"]) if lines else 0.0
 
 
-def summary_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: mean ± std over seeds of each variant on each data set."""
+SUMMARY_HEADER = ["variant", "data", "seeds", "modes covered", "high-quality fraction", "kl_modes", "train s"]
+
+
+def summary_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """One row of SUMMARY_HEADER cells per (variant, data set): mean ± std over seeds."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["variant"], r["data"]), []).append(r)
-    lines = ["| variant | data | seeds | modes covered | high-quality fraction | kl_modes | train s |",
-             "|---|---|---|---|---|---|---|"]
+    out = []
     for (variant, dataset), rs in groups.items():
         def stat(key: str, fmt: str) -> str:
             values = [float(r[key]) for r in rs]
             sd = statistics.stdev(values) if len(values) > 1 else 0.0
             return f"{statistics.mean(values):{fmt}} ± {sd:{fmt}}"
-        lines.append(f"| {variant} | {dataset} | {len(rs)} | {stat('modes_covered', '.1f')} / {rs[0]['modes_total']} | "
-                     f"{stat('high_quality_fraction', '.3f')} | {stat('kl_modes', '.4f')} | {stat('train_s', '.0f')} |")
+        out.append([variant, dataset, str(len(rs)), f"{stat('modes_covered', '.1f')} / {rs[0]['modes_total']}",
+                     stat("high_quality_fraction", ".3f"), stat("kl_modes", ".4f"), stat("train_s", ".0f")])
+    return out
+
+
+def summary_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: mean ± std over seeds of each variant on each data set."""
+    lines = ["| " + " | ".join(SUMMARY_HEADER) + " |", "|" + "---|" * len(SUMMARY_HEADER)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in summary_rows(rows)]
     return "\n".join(lines) + "\n"

@@ -402,9 +402,23 @@ def run_section(run: RunData) -> str:
     ])
 
 
+def bench_section(path: Path) -> str:
+    """The mean ± std table of an `aegan bench` folder (from its results.json), or "" for other folders."""
+    from aegan.bench import SUMMARY_HEADER, summary_rows
+
+    rows, problem = _read_json(path / "results.json")
+    if problem or not isinstance(rows, list) or not rows:
+        return ""
+    try:
+        table = _table(SUMMARY_HEADER, summary_rows(rows), numeric_from=2)
+    except (KeyError, TypeError, ValueError):
+        return _note("results.json is not an aegan bench result; its summary is left out.")
+    return f"<h2>Benchmark: mean ± std over seeds</h2>{table}"
+
+
 def render(path: Path, runs: list[RunData], folder_of_runs: bool) -> str:
     title = f"aegan report: {path.name or path}"
-    body = summary_section(runs) if folder_of_runs else ""
+    body = (bench_section(path) + summary_section(runs)) if folder_of_runs else ""
     body += "".join(run_section(r) for r in runs)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{esc(title)}</title><style>{CSS}</style></head>"

@@ -25,3 +25,18 @@ def test_summary_table_means_over_seeds():
 def test_unknown_suite():
     with pytest.raises(AeganError, match="unknown benchmark suite"):
         variants("speed", None)
+
+
+def test_report_of_a_bench_folder_starts_with_its_summary(tmp_path):
+    import json
+
+    from aegan.report import bench_section
+
+    rows = [{"variant": "gan+pack", "data": "ring8", "modes_total": 8, "modes_covered": c, "high_quality_fraction": 0.5,
+             "kl_modes": 0.1, "train_s": 20} for c in (8, 6)]
+    assert bench_section(tmp_path) == ""  # not a bench folder
+    (tmp_path / "results.json").write_text(json.dumps(rows))
+    html = bench_section(tmp_path)
+    assert "Benchmark: mean ± std over seeds" in html and "gan+pack" in html and "7.0 ± 1.4 / 8" in html
+    (tmp_path / "results.json").write_text(json.dumps([{"something": "else"}]))
+    assert "not an aegan bench result" in bench_section(tmp_path)
