@@ -419,3 +419,29 @@ def test_rollbacks_run_out_and_the_run_stops(tmp_path, tiny, monkeypatch, capsys
     assert "diverged at step 3" in out and "back to step 0 with lr × 0.5" in out
     assert checkpoint_steps(tmp_path / "r") == [0]  # the initial state, written because rollback was on
     assert_finite_checkpoints(tmp_path / "r")
+
+
+@pytest.mark.parametrize("argv", [
+    lambda run, tmp: ["eval", run],
+    lambda run, tmp: ["sample", run, "--n", "5", "--out", tmp / "s.npy"],
+    lambda run, tmp: ["train", "--resume", run],
+], ids=["eval", "sample", "resume"])
+def test_crafted_checkpoint_is_refused_and_never_executed(tmp_path, capsys, argv):
+    """A checkpoint whose tensors were replaced by a pickle payload, its JSON checksum updated to match (what an
+    attacker can do), is refused with exit code 2 for every command that loads it; the payload never runs."""
+    run = tmp_path / "r"
+    assert main(["train", "gan", "--data", "ring8", "--steps", "4", "--out", str(run), "checkpoint_every=2",
+                 *FAST]) == 0
+    records = aegan.checkpoint.list_checkpoints(run / "checkpoints")
+    for record in records:  # every checkpoint, so there is no good one to fall back on
+        blob = pickle.dumps(_Payload(tmp_path / "pwned"))
+        record.with_suffix(".safetensors").write_bytes(blob)
+        meta = json.loads(record.read_text())
+        meta["sha256"] = hashlib.sha256(blob).hexdigest()
+        record.write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert main([str(a) for a in argv(run, tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "pwned").exists()
+    assert not (tmp_path / "s.npy").exists()
