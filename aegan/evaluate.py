@@ -199,22 +199,22 @@ def mode_weights(ds: Dataset) -> torch.Tensor:
 def load_samples(path: str | os.PathLike[str], ds: Dataset) -> torch.Tensor:
     """Samples saved as .npy/.npz in ds's data units (as `aegan sample` writes them; images also in any layout
     aegan reads: (N, H, W), (N, C, H, W) or (N, H, W, C)) -> (N, *ds.shape) on the model's scale."""
-    from aegan.data.images import _check_values, _image_layout, _load_array_file
+    from aegan.data.images import check_values, image_layout, load_array_file
 
     path = Path(path)
     name = str(path)
     if path.suffix.lower() not in (".npy", ".npz"):
         raise DataError(f"--samples {name}: give a .npy or .npz file of samples")
-    x, _ = _load_array_file(path, name)
+    x, _ = load_array_file(path, name)
     if x.dtype.kind not in "fiu" or x.size == 0 or x.ndim < 2:
         raise DataError(f"{name} holds {x.dtype} of shape {x.shape}: samples must be a numeric array (N, ...)")
-    _check_values(x, name)
+    check_values(x, name)
     t = ds.transform
     if ds.kind == "vector":
         if x.shape[1:] != ds.shape:
             raise DataError(f"{name} has shape {x.shape}, but {ds.name} holds vectors of shape {ds.shape}")
         return t.to_model(x.astype(np.float32))
-    layout = _image_layout(x.shape, name) or "ND"
+    layout = image_layout(x.shape, name) or "ND"
     if layout == "ND":
         raise DataError(f"{name} has shape {x.shape}, but {ds.name} holds images of shape {ds.shape}")
     out = Transform(kind="image", layout=layout, dtype=t.dtype, scale=t.scale).to_model(x.astype(np.float32))

@@ -249,7 +249,7 @@ LAYOUT_HELP = ("use (N, D) vectors, (N, H, W) grayscale images, or (N, C, H, W) 
                "with C = 1 or 3")
 
 
-def _image_layout(shape: tuple[int, ...], name: str) -> str | None:
+def image_layout(shape: tuple[int, ...], name: str) -> str | None:
     """Layout of an array shape: None for (N, D) vectors, else "NHW", "NCHW" or "NHWC"; DataError otherwise."""
     if len(shape) == 2:
         return None
@@ -265,7 +265,7 @@ def _image_layout(shape: tuple[int, ...], name: str) -> str | None:
     raise DataError(f"{name} has shape {shape}, which is not a data layout aegan knows: {LAYOUT_HELP}")
 
 
-def _check_values(x: np.ndarray, name: str) -> None:
+def check_values(x: np.ndarray, name: str) -> None:
     """DataError naming the first row with NaN or ±Inf (floats only) or with |x| > 1e15."""
     rows = x.reshape(len(x), -1)
     if x.dtype.kind == "f":
@@ -311,8 +311,8 @@ def from_array(x: np.ndarray, labels: np.ndarray | None = None, name: str = "arr
                         f"(floats or integers; uint8 for images)")
     if x.size == 0:
         raise DataError(f"{name} is empty (shape {x.shape}): it needs at least one example with at least one value")
-    layout = _image_layout(x.shape, name)
-    _check_values(x, name)
+    layout = image_layout(x.shape, name)
+    check_values(x, name)
     if layout is None:
         return _vector_dataset(name, x, labels)
     h, w = (x.shape[1], x.shape[2]) if layout in ("NHW", "NHWC") else (x.shape[2], x.shape[3])
@@ -322,7 +322,7 @@ def from_array(x: np.ndarray, labels: np.ndarray | None = None, name: str = "arr
     return _image_dataset(name, _as_image_array(x, name), layout, labels)
 
 
-def _load_array_file(path: Path, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+def load_array_file(path: Path, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     """.npy or .npz -> (data, labels or None), without ever unpickling."""
     if not path.is_file():
         raise DataError(f"data file {name} does not exist: check the path")
@@ -366,7 +366,7 @@ def _pick_npz_arrays(npz: "np.lib.npyio.NpzFile", name: str) -> tuple[np.ndarray
 def from_array_file(path: str | os.PathLike[str]) -> Dataset:
     """A user .npy / .npz file -> Dataset (see `from_array` for accepted shapes and dtypes); name = the path."""
     name = str(path)
-    x, labels = _load_array_file(Path(path), name)
+    x, labels = load_array_file(Path(path), name)
     return from_array(x, labels, name=name)
 
 
