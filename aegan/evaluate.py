@@ -135,7 +135,6 @@ def draw_pictures(run: Run, x_model: torch.Tensor, sampler: str, test: torch.Ten
             nrow=None if vector else 10)
 
 
-
 def sample_scores(ds: Dataset, x: torch.Tensor, seed: int = 0,
                   log: Callable[[str], None] | None = None) -> dict[str, float]:
     """Scores of samples x (N, *shape), on the model's scale, against data set ds with unknown modes.

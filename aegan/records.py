@@ -19,21 +19,25 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from aegan.checkpoint import atomic_write_bytes, atomic_write_text
-from aegan.errors import CheckpointError
+from aegan.errors import AeganError, CheckpointError
 
 
 def write_record(folder: Path, name: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any], *,
                  format: str, version: int) -> Path:
     """Store tensors and meta under folder/name; returns the JSON record's path."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     blob = save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
     weights = folder / f"{name}.safetensors"
-    atomic_write_bytes(weights, blob)  # temp file, fsync, os.replace
     record = {"format": format, "version": version, "name": name, "weights": weights.name,
               "sha256": hashlib.sha256(blob).hexdigest(), "meta": meta}
     path = folder / f"{name}.json"
-    atomic_write_text(path, json.dumps(record, indent=1) + "\n")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(weights, blob)  # temp file, fsync, os.replace
+        atomic_write_text(path, json.dumps(record, indent=1) + "\n")
+    except OSError as e:
+        raise AeganError(f"cannot write {path} ({e.strerror or e}): free space or fix the folder's "
+                         f"permissions") from None
     return path
 
 

@@ -241,3 +241,23 @@ def test_eval_samples_on_vectors(tmp_path):
     grid = data.load("grid25")
     np.save(tmp_path / "grid.npy", grid.transform.to_data(grid.test[:500]).numpy())
     assert evaluate_samples(tmp_path / "grid.npy", "grid25")["modes_covered"] == 25
+
+
+def test_unwritable_cache_and_foreign_evaluator_give_one_line(digits, digits_evaluator, tmp_path, monkeypatch,
+                                                              capsys):
+    x = digits.transform.to_array(digits.test)
+    np.save(tmp_path / "s.npy", x)
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("AEGAN_CACHE", str(tmp_path / "file" / "cache"))  # cannot be created, even by root
+    assert main(["eval", "--samples", str(tmp_path / "s.npy"), "--data", "digits"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "AEGAN_CACHE" in err, err
+    monkeypatch.setenv("AEGAN_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "cache" / "evaluators" / evaluator.fingerprint(digits)
+    from aegan.records import write_record
+
+    write_record(folder, "classifier", {"w": torch.zeros(3)}, {**digits_evaluator.info},
+                 format=evaluator.FORMAT, version=evaluator.VERSION)  # a record whose tensors are not the network
+    assert main(["eval", "--samples", str(tmp_path / "s.npy"), "--data", "digits"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "does not fit" in err, err

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aegan.data.base import Dataset
-from aegan.errors import DataError
+from aegan.errors import AeganError, CheckpointError, DataError
 from aegan.records import read_record, write_record
 
 VERSION = 1
@@ -166,9 +166,18 @@ def for_data(ds: Dataset, log: Callable[[str], None] = lambda m: print(m, file=s
     stored = read_record(folder, kind, format=FORMAT, version=VERSION, what="evaluator", fix=fix)
     if stored is not None:
         tensors, info = stored
-        net = _new_net(ds, info)
-        net.load_state_dict(tensors)
+        try:
+            net = _new_net(ds, info)
+            net.load_state_dict(tensors)
+        except (KeyError, RuntimeError, TypeError) as e:
+            raise CheckpointError(f"stored evaluator {folder} does not fit {ds.name} ({type(e).__name__}): "
+                                  f"{fix}") from None
         return Evaluator(net, info)
+    try:  # before training, so that no work is lost to an unwritable cache
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AeganError(f"cannot create the evaluator cache {folder} ({e.strerror or e}): set AEGAN_CACHE to a "
+                         f"writable folder") from None
     log(f"aegan: training the {kind} evaluator of {ds.name} once (cached in {folder}) ...")
     net, info = train_evaluator(ds, kind)
     write_record(folder, kind, net.state_dict(), info, format=FORMAT, version=VERSION)
@@ -178,9 +187,9 @@ def for_data(ds: Dataset, log: Callable[[str], None] = lambda m: print(m, file=s
 
 
 def _new_net(ds: Dataset, info: dict[str, Any]) -> EvaluatorNet:
-    c, h, _ = ds.shape
-    outputs = info["classes"] if info["kind"] == "classifier" else c * h * ds.shape[2]
-    return EvaluatorNet(c, min(ds.shape[1:]), outputs, info["kind"])
+    c, h, w = ds.shape
+    outputs = info["classes"] if info["kind"] == "classifier" else c * h * w
+    return EvaluatorNet(c, min(h, w), outputs, info["kind"])
 
 
 def train_evaluator(ds: Dataset, kind: str, seed: int = 0) -> tuple[EvaluatorNet, dict[str, Any]]:
