@@ -5,20 +5,20 @@ Suites:
   tricks  gan with each of the improved techniques alone and all together, next to alphagan, on ring8 and grid25
 
 Writes DIR/<variant>-<data>-s<seed>/ run folders, DIR/results.json (one row per run), DIR/table.md (mean ± std
-over seeds) and DIR/report.html. Runs already finished in DIR are scored again, not retrained, so an interrupted
-benchmark continues where it stopped.
+over seeds: aegan.tables.summary_table) and DIR/report.html. Runs already finished in DIR are scored again, not
+retrained, so an interrupted benchmark continues where it stopped.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 from aegan.checkpoint import atomic_write_text
 from aegan.errors import AeganError
+from aegan.tables import summary_table
 
 DATASETS = ("ring8", "grid25")
 KEYS = ("modes_covered", "high_quality_fraction", "kl_modes", "train_s")
@@ -101,29 +101,3 @@ def run_train_seconds(folder: Path) -> float:
     """Training wall time of a run, from the last record of its metrics.jsonl (start-up and scoring excluded)."""
     lines = (folder / "metrics.jsonl").read_text().splitlines() if (folder / "metrics.jsonl").is_file() else []
     return float(json.loads(lines[-1])["time_s"]) if lines else 0.0
-
-
-SUMMARY_HEADER = ["variant", "data", "seeds", "modes covered", "high-quality fraction", "kl_modes", "train s"]
-
-
-def summary_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
-    """One row of SUMMARY_HEADER cells per (variant, data set): mean ± std over seeds."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for r in rows:
-        groups.setdefault((r["variant"], r["data"]), []).append(r)
-    out = []
-    for (variant, dataset), rs in groups.items():
-        def stat(key: str, fmt: str) -> str:
-            values = [float(r[key]) for r in rs]
-            sd = statistics.stdev(values) if len(values) > 1 else 0.0
-            return f"{statistics.mean(values):{fmt}} ± {sd:{fmt}}"
-        out.append([variant, dataset, str(len(rs)), f"{stat('modes_covered', '.1f')} / {rs[0]['modes_total']}",
-                     stat("high_quality_fraction", ".3f"), stat("kl_modes", ".4f"), stat("train_s", ".0f")])
-    return out
-
-
-def summary_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: mean ± std over seeds of each variant on each data set."""
-    lines = ["| " + " | ".join(SUMMARY_HEADER) + " |", "|" + "---|" * len(SUMMARY_HEADER)]
-    lines += ["| " + " | ".join(cells) + " |" for cells in summary_rows(rows)]
-    return "\n".join(lines) + "\n"

@@ -16,14 +16,17 @@ import json
 import os
 import random
 import re
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save_file
 
 from aegan.errors import CheckpointError
 
@@ -32,31 +35,76 @@ VERSION = 1
 _NAME = re.compile(r"^step_(\d{7,})\.json$")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a reader sees the old file or the whole new one, never a part."""
+def _write_then_rename(path: Path, write: Callable[[str], Any]) -> str:
+    """write(tmp) fills a temporary file next to `path`, which is then fsynced and renamed onto `path`, so a reader
+    sees the old file or the whole new one, never a part. Returns the new file's SHA-256 (hex)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        write(tmp)
+        h = hashlib.sha256()
+        with open(tmp, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a reader sees the old file or the whole new one, never a part."""
+    _write_then_rename(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+# --- tensors + JSON record: shared by checkpoints and stored objects (aegan.records) ---------------
+
+def write_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> str:
+    """Write `tensors` to the safetensors file `path` atomically; return the file's SHA-256 (hex)."""
+    return _write_then_rename(path, lambda tmp: save_file({k: v.detach().cpu().contiguous()
+                                                           for k, v in tensors.items()}, tmp))
+
+
+def read_json_record(path: Path, *, format: str, version: int, what: str,
+                     fail: Callable[[str], CheckpointError]) -> dict[str, Any]:
+    """The JSON object in `path`, checked to be `format` at `version`; otherwise raise fail(why).
+
+    what: the kind of object, in messages ("checkpoint", "code model")."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise fail(f"is unreadable or not JSON ({type(e).__name__})") from None
+    if not isinstance(record, dict) or record.get("format") != format:
+        raise fail(f"is not an aegan {what} (no format: {format})")
+    if record.get("version") != version:
+        raise fail(f"is version {record.get('version')} of the {what} format, this aegan reads version {version}")
+    return record
+
+
+def read_tensors(path: Path, record: dict[str, Any],
+                 fail: Callable[[str], CheckpointError]) -> dict[str, torch.Tensor]:
+    """The tensors of the safetensors file that `record` (read from `path`) names under "weights", next to it,
+    checked against its "sha256" before they are parsed; otherwise raise fail(why). Never unpickles."""
+    weights = Path(path).with_name(str(record.get("weights", "")))
+    if weights.parent != Path(path).parent or not weights.is_file():
+        raise fail(f"names tensors {record.get('weights')!r}, which are missing")
+    try:
+        blob = weights.read_bytes()  # checked and parsed from one read: the file cannot change in between
+    except OSError as e:
+        raise fail(f"has unreadable tensors ({weights.name}: {e.strerror or e})") from None
+    if hashlib.sha256(blob).hexdigest() != record.get("sha256"):
+        raise fail(f"has corrupt tensors ({weights.name} does not match its checksum)")
+    try:
+        return load_safetensors(blob)
+    except (SafetensorError, ValueError) as e:
+        raise fail(f"has unreadable tensors ({weights.name}: {str(e).splitlines()[0][:200]})") from None
 
 
 # --- RNG state -------------------------------------------------------------------------------------
@@ -125,17 +173,7 @@ def save(ckpt_dir: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     stem = f"step_{step:07d}"
     weights = ckpt_dir / f"{stem}.safetensors"
-    fd, tmp = tempfile.mkstemp(dir=ckpt_dir, prefix=f".{stem}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        digest = _sha256(Path(tmp))
-        os.replace(tmp, weights)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    digest = write_tensors(weights, tensors)
     record = {"format": FORMAT, "version": VERSION, "step": step, "weights": weights.name, "sha256": digest, **meta}
     atomic_write_text(ckpt_dir / f"{stem}.json", json.dumps(record))
     for old in list_checkpoints(ckpt_dir)[:-keep]:
@@ -154,35 +192,40 @@ def list_checkpoints(ckpt_dir: Path) -> list[Path]:
 
 def read(record: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Load one checkpoint (tensors, JSON), verifying format and checksum; raise CheckpointError if unusable."""
-    try:
-        meta = json.loads(Path(record).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"checkpoint {record} is unreadable or not JSON ({type(e).__name__})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{record} is not an aegan checkpoint (no format: {FORMAT})")
-    if meta.get("version") != VERSION:
-        raise CheckpointError(f"{record} has checkpoint version {meta.get('version')}, this aegan reads {VERSION}")
-    weights = Path(record).with_name(str(meta.get("weights", "")))
-    if weights.parent != Path(record).parent or not weights.is_file():
-        raise CheckpointError(f"checkpoint {record} names weights {meta.get('weights')!r}, which are missing")
-    if _sha256(weights) != meta.get("sha256"):
-        raise CheckpointError(f"checkpoint weights {weights} are corrupt (checksum mismatch)")
-    try:
-        tensors = load_file(weights)
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"checkpoint weights {weights} are not valid safetensors: {e}") from None
-    return tensors, meta
+    def fail(why: str) -> CheckpointError:
+        return CheckpointError(f"checkpoint {record} {why}")
+
+    meta = read_json_record(record, format=FORMAT, version=VERSION, what="checkpoint", fail=fail)
+    return read_tensors(record, meta, fail), meta
 
 
 def latest(ckpt_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
-    """The newest checkpoint that loads and verifies; corrupt ones are reported and skipped. None if there is none."""
+    """The newest checkpoint that loads and verifies. None if there is none; CheckpointError if none is usable.
+
+    Checkpoints skipped on the way to a usable one are named in one warning line each, on stderr (stdout may be
+    a JSON answer); if none is usable, only the error says why."""
     errors: list[str] = []
     for record in reversed(list_checkpoints(ckpt_dir)):
         try:
-            return read(record)
+            state = read(record)
         except CheckpointError as e:
             errors.append(str(e))
-            print(f"aegan: warning: {e}; trying an older checkpoint", flush=True)
+            continue
+        for error in errors:
+            print(f"aegan: warning: {error}; using the older checkpoint {record.name}", file=sys.stderr, flush=True)
+        return state
     if errors:
         raise CheckpointError(f"no usable checkpoint in {ckpt_dir}: {errors[-1]}")
     return None
+
+
+def load_weights(nets: dict[str, torch.nn.Module], tensors: dict[str, torch.Tensor], prefix: str = "nets.") -> None:
+    """Load `<prefix><name>.*` tensors strictly: a checkpoint of another architecture is refused, not half-loaded."""
+    for name, net in nets.items():
+        own = f"{prefix}{name}."
+        state = {k[len(own):]: v for k, v in tensors.items() if k.startswith(own)}
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            first = str(e).splitlines()[0]
+            raise CheckpointError(f"checkpoint does not fit network {name} of this model ({first})") from None

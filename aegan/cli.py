@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
 
 from aegan.errors import AeganError
 
@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a model on data (or continue a run with --resume)",
-                       description="aegan train MODEL --data SPEC [options] [key=value ...]  |  aegan train --resume RUN")
+                       description="aegan train MODEL --data SPEC [options] [key=value ...]  |  "
+                                   "aegan train --resume RUN")
     t.add_argument("args", nargs="*", metavar="MODEL [key=value ...]",
                    help="model name, then config overrides such as optim.lr=1e-4 net.width=256")
     t.add_argument("--data", help="ring8, grid25, digits, fashion-mnist, a .npy/.npz file or a folder of images")
@@ -67,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="write a self-contained report.html for a run or a folder of runs")
     r.add_argument("path")
 
-    b = sub.add_parser("bench", help="every method side by side on ring8 and grid25, over seeds (suites: modes, tricks)")
+    b = sub.add_parser("bench",
+                       help="every method side by side on ring8 and grid25, over seeds (suites: modes, tricks)")
     b.add_argument("suite", help="modes or tricks")
     b.add_argument("--models", help="comma-separated models (modes) or variants (tricks) to run")
     b.add_argument("--seeds", type=_positive("--seeds"), default=5)
@@ -80,18 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--steps", type=_positive("--steps"), default=None, help="steps per run (default: each model's)")
     d.add_argument("--seed", type=int, default=0)
     return p
-
-
-def format_table(rows: list[dict[str, Any]], keys: Sequence[str]) -> str:
-    """A plain-text table of `keys` over `rows`; floats with 4 significant digits."""
-    def fmt(v: Any) -> str:
-        if isinstance(v, float):
-            return f"{v:.4g}"
-        return "—" if v is None else str(v)
-    cells = [[fmt(r.get(k)) for k in keys] for r in rows]
-    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
-    line = lambda values: "  ".join(v.rjust(w) for v, w in zip(values, widths))  # noqa: E731
-    return "\n".join([line(list(keys)), line(["-" * w for w in widths]), *(line(c) for c in cells)])
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -151,6 +141,7 @@ def cmd_sample(a: argparse.Namespace) -> int:
 
 def cmd_eval(a: argparse.Namespace) -> int:
     from aegan.evaluate import evaluate, evaluate_samples
+    from aegan.tables import text_table
 
     if a.samples is not None or a.data is not None:
         if a.run is not None or a.samples is None or a.data is None:
@@ -163,7 +154,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps(scores, indent=2))
     else:
-        print(format_table([scores], list(scores)))
+        print(text_table([scores], list(scores)))
     return 0
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aegan.evaluate import evaluate
 from aegan.report import write_report
+from aegan.tables import text_table
 from aegan.train import train
 
 DEMO_RUNS: list[tuple[str, str, int | None]] = [  # (model, data, steps; None = the model's default)
@@ -25,8 +26,6 @@ TABLE_KEYS = ["run", "modes_covered", "modes_total", "high_quality_fraction", "k
 
 def demo(out: str | Path = "demo", steps: int | None = None, seed: int = 0) -> Path:
     """Train and score every demo run into `out`, print a table, write `out/report.html`; return its path."""
-    from aegan.cli import format_table
-
     out = Path(out)
     rows = []
     for model, data, default_steps in DEMO_RUNS:
@@ -39,7 +38,7 @@ def demo(out: str | Path = "demo", steps: int | None = None, seed: int = 0) -> P
         print(f"{model} on {data}: {scores.get('modes_covered')}/{scores.get('modes_total')} modes, "
               f"{scores.get('high_quality_fraction', 0):.1%} high quality, {train_s:.0f} s", flush=True)
     print()
-    print(format_table(rows, TABLE_KEYS))
+    print(text_table(rows, TABLE_KEYS))
     report = write_report(out)
     print(f"\nreport: {report}")
     return report

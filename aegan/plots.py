@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -23,12 +23,19 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from aegan.errors import AeganError
+from aegan.tables import is_number
+
+if TYPE_CHECKING:
+    import torch
+
+    from aegan.data.base import Transform
+    from aegan.models.base import Model
 
 GRID_PADDING_PX = 2  # padding between and around cells of an image grid, in output pixels
 GRID_MIN_CELL_PX = 56  # small images are upscaled (nearest) until a cell is at least this wide
 GRID_PAD_VALUE = 255  # padding colour: white, which separates dark-background images (MNIST) well
 
-__all__ = ["scatter_png", "image_grid_png", "loss_curves_png", "write_atomically"]
+__all__ = ["generate_eval", "image_grid_png", "loss_curves_png", "picture", "scatter_png", "write_atomically"]
 
 
 # ----------------------------------------------------------------------------------------- writing
@@ -187,16 +194,12 @@ def _series(records: Sequence[dict[str, Any]], prefix: str) -> dict[str, tuple[n
         pairs = [
             (float(r["step"]), float(r[key]))
             for r in records
-            if _is_number(r.get("step")) and _is_number(r.get(key)) and math.isfinite(float(r[key]))
+            if is_number(r.get("step")) and is_number(r.get(key)) and math.isfinite(float(r[key]))
         ]
         if pairs:
             steps, values = np.array(pairs).T
             out[key] = (steps, values)
     return out
-
-
-def _is_number(x: object) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
 
 
 def loss_curves_png(records: list[dict[str, Any]], path: str | Path, title: str = "") -> Path | None:
@@ -225,3 +228,34 @@ def loss_curves_png(records: list[dict[str, Any]], path: str | Path, title: str 
     fig.axes[-1].set_xlabel("step", fontsize=8)
     fig.tight_layout()
     return _save_figure(fig, path)
+
+
+# ------------------------------------------------------------------------------------ model samples
+
+def generate_eval(model: Model, nets: dict[str, torch.nn.Module], z: torch.Tensor) -> torch.Tensor:
+    """G(z) on the model's scale, (n, *shape) on CPU, with the networks in eval mode (batch-norm statistics are
+    used, not updated) and their modes restored afterwards, so looking at samples does not change training."""
+    import torch
+
+    was_training = {name: net.training for name, net in nets.items()}
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model.generate(z.to(model.device)).float().cpu()
+    finally:
+        for name, net in nets.items():
+            net.train(was_training[name])
+        model.train(any(was_training.values()))
+
+
+def picture(model: Model, nets: dict[str, torch.nn.Module], z: torch.Tensor, transform: Transform, kind: str,
+            modes: dict[str, Any] | None, path: Path, title: str = "") -> Path:
+    """Samples G(z) as a picture: a scatter with the mode centres for vectors, an image grid for images.
+
+    Uses generate_eval, so drawing a picture does not change training.
+    """
+    x = generate_eval(model, nets, z)
+    if kind == "vector":
+        centres = np.asarray(modes["centres"]) if modes else None
+        return scatter_png(transform.to_data(x).numpy(), path, centres=centres, title=title)
+    return image_grid_png(((x.clamp(-1, 1) + 1) / 2).numpy(), path)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -25,9 +24,9 @@ import yaml
 
 from aegan.errors import AeganError
 from aegan.plots import loss_curves_png, write_atomically
+from aegan.tables import MISSING, SUMMARY_HEADER, fmt, is_number, summary_rows
 
 REPORT_NAME = "report.html"
-MISSING = "—"  # shown for a value a run does not have
 MAX_EARLIER_SAMPLES = 4  # earlier sample pictures shown in the strip under the latest one
 
 # eval.json keys in the order a reader scans them (DESIGN §3); unknown numeric keys follow, sorted,
@@ -166,28 +165,6 @@ def find_runs(path: Path) -> list[Path]:
 # --------------------------------------------------------------------------------- formatting values
 
 
-def _is_number(x: object) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
-
-
-def fmt(value: object) -> str:
-    """A cell's text: ints as they are, floats to 4 significant digits, None as "—"."""
-    if value is None:
-        return MISSING
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if math.isfinite(v) and v == int(v) and abs(v) < 1e15:
-            return str(int(v))
-        return f"{v:.4g}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(fmt(v) for v in value) + "]"
-    return str(value)
-
-
 def _name_of(value: object) -> str | None:
     """`model`/`data` may be a plain name or a mapping with a name-like field."""
     if isinstance(value, dict):
@@ -210,7 +187,7 @@ def _flatten(mapping: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]
 
 def _eval_columns(evals: list[dict[str, Any]]) -> list[str]:
     """Numeric eval.json keys present in any run: EVAL_KEY_ORDER first, then others, then bookkeeping."""
-    present = {k for e in evals for k, v in e.items() if _is_number(v)}
+    present = {k for e in evals for k, v in e.items() if is_number(v)}
     known = [k for k in EVAL_KEY_ORDER if k in present]
     last = [k for k in EVAL_KEYS_LAST if k in present]
     others = sorted(present - set(known) - set(last))
@@ -304,12 +281,12 @@ def summary_section(runs: list[RunData]) -> str:
     header = (["run", "model", "data", "steps"] + (["modes covered / total"] if has_modes else []) + rest
               + (["sampler"] if has_sampler else []))
     rows = []
-    for run, ev in zip(runs, evals):
+    for run, ev in zip(runs, evals, strict=True):
         row = [run.name, _name_of(_run_cfg(run, "model")) or MISSING, _data_label(run),
                fmt(_run_cfg(run, "steps"))]
         if has_modes:
             row.append(_modes_text(ev))
-        row += [fmt(ev.get(c)) if _is_number(ev.get(c)) else MISSING for c in rest]
+        row += [fmt(ev.get(c)) if is_number(ev.get(c)) else MISSING for c in rest]
         if has_sampler:
             row.append(ev["sampler"] if isinstance(ev.get("sampler"), str) else MISSING)
         rows.append(row)
@@ -332,7 +309,7 @@ def _eval_html(run: RunData) -> str:
         return "<h3>Evaluation</h3>" + _note(run.eval_error or "No eval.json: this run was not evaluated "
                                              "(run `aegan eval` on it).")
     order = _eval_columns([run.eval])
-    strings = sorted(k for k, v in run.eval.items() if not _is_number(v))
+    strings = sorted(k for k, v in run.eval.items() if not is_number(v))
     rows = [[k, fmt(run.eval[k])] for k in strings + order]
     return f"<h3>Evaluation (eval.json)</h3>{_table(['metric', 'value'], rows)}"
 
@@ -342,7 +319,7 @@ def _training_html(run: RunData) -> str:
         what = "metrics.jsonl is missing" if "metrics.jsonl" in run.missing else "metrics.jsonl has no records"
         return "<h3>Training log</h3>" + _note(what + ".")
     last = run.records[-1]
-    keys = [k for k in last if k != "step" and _is_number(last[k])]
+    keys = [k for k in last if k != "step" and is_number(last[k])]
     rows = [[k, fmt(last[k])] for k in sorted(keys, key=lambda k: (not k.startswith("loss/"), k))]
     intro = (f'<p class="muted">{len(run.records)} records; values at the last logged step '
              f"{esc(fmt(last.get('step')))}.</p>")
@@ -404,8 +381,6 @@ def run_section(run: RunData) -> str:
 
 def bench_section(path: Path) -> str:
     """The mean ± std table of an `aegan bench` folder (from its results.json), or "" for other folders."""
-    from aegan.bench import SUMMARY_HEADER, summary_rows
-
     rows, problem = _read_json(path / "results.json")
     if problem or not isinstance(rows, list) or not rows:
         return ""

@@ -40,3 +40,17 @@ def test_report_of_a_bench_folder_starts_with_its_summary(tmp_path):
     assert "Benchmark: mean ± std over seeds" in html and "gan+pack" in html and "7.0 ± 1.4 / 8" in html
     (tmp_path / "results.json").write_text(json.dumps([{"something": "else"}]))
     assert "not an aegan bench result" in bench_section(tmp_path)
+
+
+def test_text_and_markdown_tables_write_cells_alike():
+    from aegan.tables import fmt, is_number, markdown_table, text_table
+
+    rows = [{"a": 1, "b": 0.123456, "c": True}, {"a": None, "b": 65536.0, "c": "gmm"}]
+    assert text_table(rows, ["a", "b", "c"]).splitlines() == [
+        "a       b     c", "-  ------  ----", "1  0.1235  true", "—   65536   gmm"]
+    assert markdown_table(["a", "b"], [[fmt(r["a"]), fmt(r["b"])] for r in rows]) == (
+        "| a | b |\n|---|---|\n| 1 | 0.1235 |\n| — | 65536 |\n")
+    import numpy as np
+
+    assert [is_number(v) for v in (1, 2.5, np.float32(1), np.int64(2), True, np.bool_(True), "1", None)] == [
+        True, True, True, True, False, False, False, False]

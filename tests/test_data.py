@@ -180,7 +180,7 @@ def test_digits() -> None:
 
 
 def test_fashion_mnist_from_debian_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists() and not (FASHION_DIR / "train-images-idx3-ubyte").exists():
+    if not any((FASHION_DIR / f"train-images-idx3-ubyte{ext}").exists() for ext in (".gz", "")):
         pytest.skip("Debian's dataset-fashion-mnist is not installed")
     monkeypatch.delenv("AEGAN_DATA", raising=False)
     ds = load("fashion-mnist")
@@ -302,7 +302,7 @@ def test_npz_with_labels(tmp_path: Path, keys: tuple[str, str]) -> None:
     assert ds.labels_train.dtype == torch.int64 and len(ds.labels_train) == 27 and len(ds.labels_test) == 3
     # each label still belongs to its image
     images = {x[i].tobytes(): int(y[i]) for i in range(30)}
-    for img, lab in zip(ds.transform.to_array(ds.train), ds.labels_train.tolist()):
+    for img, lab in zip(ds.transform.to_array(ds.train), ds.labels_train.tolist(), strict=True):
         assert images[img.tobytes()] == lab
 
 
@@ -312,7 +312,8 @@ def test_npz_single_array(tmp_path: Path) -> None:
     assert ds.kind == "vector" and ds.labels_train is None
 
 
-@pytest.mark.parametrize("n, n_train, n_test", [(1, 1, 1), (2, 1, 1), (19, 18, 1), (25, 23, 2), (120_000, 110_000, 10_000)])
+@pytest.mark.parametrize("n, n_train, n_test",
+                         [(1, 1, 1), (2, 1, 1), (19, 18, 1), (25, 23, 2), (120_000, 110_000, 10_000)])
 def test_split_sizes(tmp_path: Path, n: int, n_train: int, n_test: int) -> None:
     np.save(tmp_path / "n.npy", np.arange(n, dtype=np.float32)[:, None])
     ds = load(str(tmp_path / "n.npy"))
@@ -480,7 +481,8 @@ BAD_INPUTS = [
     ("huge", _npy(np.array([[1.0, 2.0], [3.0, 4e20]])), "too large"),
     ("huge-int", _npy(np.array([[1, 2], [3, -(2 ** 62)]], np.int64)), "too large"),
     ("standardized-not-finite", _nonfinite_after_standardize, "too large for float32"),
-    ("folder-mixed-sizes", _folder(("a.png", GRAY), ("b.png", np.zeros((9, 8), np.uint8))), "a.png is 8x8 but b.png is 8x9"),
+    ("folder-mixed-sizes", _folder(("a.png", GRAY), ("b.png", np.zeros((9, 8), np.uint8))),
+     "a.png is 8x8 but b.png is 8x9"),
     ("folder-gray-rgb", _folder(("a.png", GRAY), ("b.png", RGB)), "convert them all"),
     ("folder-png-cut-in-header", _png_cut_at(0.005), "b.png"),
     ("folder-png-cut-in-data", _png_cut_at(0.6), "b.png"),

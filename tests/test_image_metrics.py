@@ -10,12 +10,13 @@ import scipy.linalg
 import torch
 from sklearn.metrics.pairwise import polynomial_kernel
 
+from aegan.metrics._features import knn_sq_radii
 from aegan.metrics.birthday import birthday_support, birthday_threshold
 from aegan.metrics.classifier_score import classifier_score
 from aegan.metrics.diversity import msssim, msssim_config, msssim_diversity
 from aegan.metrics.fid import frechet_distance, frechet_distance_from_moments, kid
 from aegan.metrics.ndb import ndb
-from aegan.metrics.prdc import precision_recall, prdc
+from aegan.metrics.prdc import prdc, precision_recall
 
 
 def _random_cov(rng, d):
@@ -265,3 +266,43 @@ def test_birthday_support_of_a_diverse_set_is_a_lower_bound():
         warnings.simplefilter("error")
         collapsed = birthday_support(np.repeat(real[:5], 400, axis=0), threshold=threshold)
     assert collapsed < 25
+
+
+# ---------------------------------------------------------------- shared checks and neighbours
+
+
+@pytest.mark.parametrize("metric", [
+    lambda a, b: frechet_distance(a, b), lambda a, b: kid(a, b), lambda a, b: prdc(a, b, k=2),
+    lambda a, b: ndb(a, b, k=2), lambda a, b: birthday_threshold(a), lambda a, b: birthday_support(a, threshold=1.0),
+], ids=["fd", "kid", "prdc", "ndb", "birthday_threshold", "birthday_support"])
+def test_sample_metrics_refuse_bad_arrays_alike(metric):
+    good = np.random.default_rng(17).normal(size=(10, 3))
+    with pytest.raises(ValueError, match=r"of shape \(N, D\), got shape \(10, 3, 1\); flatten images first"):
+        metric(good[:, :, None], good)
+    nan = good.copy()
+    nan[4, 1] = np.nan
+    with pytest.raises(ValueError, match="contains NaN or inf"):
+        metric(nan, good)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        metric(torch.tensor(nan, dtype=torch.bfloat16), good)  # tensors, bfloat16 included, are checked alike
+
+
+@pytest.mark.parametrize("metric", [frechet_distance, kid, prdc, ndb], ids=["fd", "kid", "prdc", "ndb"])
+def test_pair_metrics_refuse_different_feature_sizes(metric):
+    rng = np.random.default_rng(18)
+    with pytest.raises(ValueError, match="of different sizes: .* has D=3, .* has D=4"):
+        metric(rng.normal(size=(10, 3)), rng.normal(size=(10, 4)))
+
+
+def test_knn_radii_leave_the_point_out_and_count_duplicates():
+    rng = np.random.default_rng(19)
+    x = rng.normal(size=(300, 5)).astype(np.float32)
+    x[20] = x[10]  # an exact duplicate is a neighbour at distance 0
+    d = np.sqrt(((x[:, None].astype(np.float64) - x[None]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)  # the point itself is not its own neighbour
+    for k in (1, 3):
+        ours = knn_sq_radii(torch.from_numpy(x), k).sqrt().numpy()
+        np.testing.assert_allclose(ours, np.sort(d, 1)[:, k - 1], rtol=1e-5, atol=1e-5)
+    assert knn_sq_radii(torch.from_numpy(x), 1)[[10, 20]].max() < 1e-8
+    with pytest.raises(ValueError, match="more than k samples"):
+        knn_sq_radii(torch.from_numpy(x[:3]), 3)

@@ -9,5 +9,5 @@ from aegan.metrics.ndb import ndb
 from aegan.metrics.prdc import prdc, precision_recall
 
 __all__ = ["birthday_support", "birthday_threshold", "classifier_score", "frechet_distance",
-           "frechet_distance_from_moments", "histogram_stats", "kid", "mode_stats", "msssim", "msssim_diversity", "ndb", "prdc",
-           "precision_recall"]
+           "frechet_distance_from_moments", "histogram_stats", "kid", "mode_stats", "msssim", "msssim_diversity", "ndb",
+           "prdc", "precision_recall"]

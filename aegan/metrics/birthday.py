@@ -24,17 +24,14 @@ import warnings
 import numpy as np
 import torch
 
+from aegan.metrics._features import as_2d, knn_sq_radii, sq_dists, to_tensor
+
 _BLOCK = 64  # samples added to every ordering per step
 
 
-def _as_features(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
-    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    if a.ndim != 2:
-        raise ValueError(f"{name} must be features of shape (N, D), got shape {a.shape}; flatten images first")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} contains NaN or inf; check the generator's samples before scoring them")
-    a = a.astype(np.float32)
-    return a - a.mean(0)  # centring reduces round-off in ‖x‖² + ‖y‖² − 2xᵀy
+def _centred(x: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
+    t = to_tensor(as_2d(x, name, dtype=np.float32))
+    return t - t.mean(0)  # centring reduces round-off in ‖x‖² + ‖y‖² − 2xᵀy
 
 
 def birthday_threshold(real_feats: np.ndarray | torch.Tensor, quantile: float = 0.01, max_samples: int = 5000,
@@ -43,21 +40,16 @@ def birthday_threshold(real_feats: np.ndarray | torch.Tensor, quantile: float = 
 
     Pairs of generated samples closer than this are closer than (1 − quantile) of real nearest-neighbour pairs.
     At most max_samples real samples are used (drawn at random), so the cost is max_samples² distances.
-    Exact duplicates in the real data (distance 0) make the threshold 0: deduplicate the data first.
+    Exact duplicates in the real data (distance 0, up to round-off) make the threshold 0 or nearly: deduplicate
+    the data first.
     """
-    x = _as_features(real_feats, "real_feats")
+    x = _centred(real_feats, "real_feats")
     if len(x) < 2:
         raise ValueError(f"birthday_threshold needs at least 2 real samples, got {len(x)}")
     if len(x) > max_samples:
-        x = x[np.random.default_rng(seed).choice(len(x), max_samples, replace=False)]
-    nn_sq = np.empty(len(x), dtype=np.float32)
-    x_sq = (x * x).sum(1)
-    for start in range(0, len(x), 1024):
-        d2 = x_sq[start:start + 1024, None] + x_sq[None, :] - 2.0 * x[start:start + 1024] @ x.T
-        rows = np.arange(len(d2))
-        d2[rows, rows + start] = np.inf  # not the point itself
-        nn_sq[start:start + 1024] = d2.min(1)
-    return float(np.quantile(np.sqrt(np.clip(nn_sq, 0.0, None)), quantile))
+        x = x[torch.from_numpy(np.random.default_rng(seed).choice(len(x), max_samples, replace=False))]
+    nn_sq = knn_sq_radii(x, 1)  # squared distance to the nearest other sample
+    return float(np.quantile(nn_sq.sqrt().numpy(), quantile))
 
 
 def birthday_support(feats: np.ndarray | torch.Tensor, *, threshold: float, batch_size: int = 1024,
@@ -70,26 +62,26 @@ def birthday_support(feats: np.ndarray | torch.Tensor, *, threshold: float, batc
     batch_size² is returned as a lower bound, with a warning.
     n_batches: independent random orderings used to estimate the collision probabilities.
     """
-    x = _as_features(feats, "feats")
+    x = _centred(feats, "feats")
     n = len(x)
     s_max = min(batch_size, n)
     if s_max < 2 or threshold <= 0 or n_batches < 1:
         raise ValueError(f"birthday_support needs batch_size >= 2 and N >= 2 (got {s_max}), threshold > 0 "
                          f"(got {threshold}) and n_batches >= 1 (got {n_batches})")
     rng = np.random.default_rng(seed)
-    order = [rng.permutation(n)[:s_max] for _ in range(n_batches)]  # random orderings
+    order = torch.from_numpy(np.stack([rng.permutation(n)[:s_max] for _ in range(n_batches)]))  # random orderings
     first = np.full(n_batches, np.inf)  # T: size of the first prefix that holds a near-duplicate
     thr_sq = float(threshold) ** 2
     x_sq = (x * x).sum(1)
     for start in range(0, s_max, _BLOCK):
         stop = min(start + _BLOCK, s_max)
-        earlier = np.arange(stop)[None, :] < np.arange(start, stop)[:, None]  # pairs (i, j) with i < j
+        earlier = torch.arange(stop)[None, :] < torch.arange(start, stop)[:, None]  # pairs (i, j) with i < j
         for b in np.flatnonzero(np.isinf(first)):  # orderings without a near-duplicate so far
             prefix, new = order[b][:stop], order[b][start:stop]
-            d2 = x_sq[new, None] + x_sq[None, prefix] - 2.0 * x[new] @ x[prefix].T  # (stop - start, stop)
+            d2 = sq_dists(x[new], x[prefix], x_sq[prefix])  # (stop - start, stop)
             hit = ((d2 < thr_sq) & earlier).any(1)  # sample j is a near-duplicate of an earlier one
             if hit.any():
-                first[b] = start + int(hit.argmax()) + 1  # prefix size = index of the first hit + 1
+                first[b] = start + int(hit.nonzero()[0]) + 1  # prefix size = index of the first hit + 1
         if np.isfinite(first).sum() * 2 > n_batches:
             break  # more than half collided: the median of T is known
     if np.isfinite(first).sum() * 2 <= n_batches:

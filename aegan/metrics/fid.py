@@ -17,14 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-
-def _as_2d(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
-    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    if a.ndim != 2:
-        raise ValueError(f"{name} must be features of shape (N, D), got shape {a.shape}")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} contains NaN or inf; check the generator's samples before scoring them")
-    return a.astype(np.float64, copy=False)
+from aegan.metrics._features import as_pair
 
 
 def _sqrt_psd(s: np.ndarray) -> np.ndarray:
@@ -57,9 +50,7 @@ def frechet_distance_from_moments(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.n
 
 def frechet_distance(feats_a: np.ndarray | torch.Tensor, feats_b: np.ndarray | torch.Tensor) -> float:
     """FD between Gaussians fitted to feats_a (N, D) and feats_b (M, D): sample means, unbiased covariances."""
-    a, b = _as_2d(feats_a, "feats_a"), _as_2d(feats_b, "feats_b")
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature sizes differ: feats_a has D={a.shape[1]}, feats_b has D={b.shape[1]}")
+    a, b = as_pair(feats_a, feats_b, ("feats_a", "feats_b"))
     if len(a) < 2 or len(b) < 2:
         raise ValueError(f"FD needs at least 2 samples per set to estimate a covariance, got {len(a)} and {len(b)}")
     return frechet_distance_from_moments(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
@@ -79,9 +70,7 @@ def _mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int) -> float:
 def kid(feats_a: np.ndarray | torch.Tensor, feats_b: np.ndarray | torch.Tensor, subsets: int = 100,
         subset_size: int = 1000, degree: int = 3, seed: int = 0) -> tuple[float, float]:
     """(mean, std) of the unbiased MMD² over `subsets` random subsets of m = min(subset_size, N, M) per set."""
-    a, b = _as_2d(feats_a, "feats_a"), _as_2d(feats_b, "feats_b")
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature sizes differ: feats_a has D={a.shape[1]}, feats_b has D={b.shape[1]}")
+    a, b = as_pair(feats_a, feats_b, ("feats_a", "feats_b"))
     m = min(subset_size, len(a), len(b))
     if m < 2:
         raise ValueError(f"KID needs at least 2 samples per set, got {len(a)} and {len(b)}")

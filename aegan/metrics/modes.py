@@ -1,9 +1,22 @@
-"""Mode coverage on data with known modes (ring8, grid25, any Gaussian mixture with known centres).
+"""Mode coverage on data with known modes (ring8, grid25, any Gaussian mixture with known centres), and the
+same histogram statistics for samples whose modes a classifier assigns (images, via the evaluator).
 
 The protocol of VEEGAN (Srivastava et al. 2017, arXiv:1705.07761) and PacGAN (Lin et al. 2018,
 arXiv:1712.04086): a sample is *high quality* if it lies within 3 standard deviations of its nearest
 mode centre; a mode is *covered* if at least one high-quality sample is assigned to it; `kl_modes` is
 KL(p_gen || p_true) between the histogram of high-quality samples over modes and the true mode weights.
+
+`kl_modes` is one formula on both kinds of data (histogram_stats): KL(p ‖ q) = Σ_k p_k log(p_k / q_k), natural
+log, p the generated histogram normalised over the samples it counts, q the true weights normalised; modes with
+p_k = 0 add nothing (0 log 0 = 0), nothing is smoothed, and with no counted sample it is log(1 / min q), the worst
+case of a point mass. Two things differ, by what each kind of data offers:
+- which samples are counted: on vectors (mode_stats) only the high-quality ones (finite, within 3 std of their
+  nearest centre), so samples between modes lower high_quality_fraction, not kl_modes; on images every sample
+  counts, in the evaluator's argmax class (class tuple on stacked data), however poor: there is no quality cut.
+  So modes_covered on images means "≥ 1 sample classified as it".
+- q: on vectors the mixture's weights (uniform on ring8 and grid25); on images the class frequencies of the
+  training labels (on stacked data their product over the channels), so the evaluator's own mistakes make
+  kl_modes of real images slightly above 0.
 """
 
 from __future__ import annotations
@@ -24,7 +37,8 @@ def mode_stats(samples: torch.Tensor | np.ndarray, centres: torch.Tensor | np.nd
     x = torch.as_tensor(np.asarray(samples), dtype=torch.float64)
     c = torch.as_tensor(np.asarray(centres), dtype=torch.float64)
     if x.ndim != 2 or c.ndim != 2 or x.shape[1] != c.shape[1]:
-        raise ValueError(f"mode_stats expects samples (N, D) and centres (K, D), got {tuple(x.shape)} and {tuple(c.shape)}")
+        raise ValueError(f"mode_stats expects samples (N, D) and centres (K, D), got {tuple(x.shape)} and "
+                         f"{tuple(c.shape)}")
     q = torch.full((len(c),), 1.0, dtype=torch.float64) if weights is None else np.asarray(weights)
     finite = torch.isfinite(x).all(dim=1)
     dist, nearest = torch.cdist(x[finite], c).min(dim=1)  # distance to and index of the nearest centre

@@ -20,14 +20,7 @@ import torch
 from scipy.stats import norm
 from sklearn.cluster import KMeans
 
-
-def _as_2d(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
-    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    if a.ndim != 2:
-        raise ValueError(f"{name} must be samples of shape (N, D), got shape {a.shape}; flatten images first")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} contains NaN or inf; check the generator's samples before scoring them")
-    return a.astype(np.float64, copy=False)
+from aegan.metrics._features import as_pair
 
 
 def ndb(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, k: int = 100, alpha: float = 0.05,
@@ -37,9 +30,7 @@ def ndb(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, k: int
     real (N, D) defines the k K-means bins; fake (M, D) is assigned to the nearest bin centre.
     The authors advise N of several hundred samples per bin.
     """
-    x_real, x_fake = _as_2d(real, "real"), _as_2d(fake, "fake")
-    if x_real.shape[1] != x_fake.shape[1]:
-        raise ValueError(f"sample sizes differ: real has D={x_real.shape[1]}, fake has D={x_fake.shape[1]}")
+    x_real, x_fake = as_pair(real, fake, ("real", "fake"), "samples")
     if len(x_real) < k:
         raise ValueError(f"ndb with k={k} bins needs at least k real samples, got {len(x_real)}; lower k")
     if len(x_fake) == 0:

@@ -14,8 +14,10 @@ the radius of a point is the distance to its k-th nearest neighbour in its own s
     density   = 1/(kM) Σ_j Σ_i 1[d(X_i, Y_j) < r_k(X_i)]        Eq. (1) of Naeem et al.
     coverage  = 1/N Σ_i 1[min_j d(X_i, Y_j) < r_k(X_i)]         Eq. (2) of Naeem et al.
 
-with X the N real and Y the M fake features. Unlike the package, no N×M (let alone N×N×D) array is held:
-distances are computed in row blocks of at most `_BLOCK` entries (float32 matrix products on centred features).
+with X the N real and Y the M fake features. The radii come from scikit-learn's exact nearest-neighbour search
+(float64 distances, as the package's `sklearn.metrics.pairwise_distances`). Unlike the package, no N×M (let alone
+N×N×D) array is held: real-to-fake distances are computed in row blocks of at most `_features.BLOCK` entries
+(float32 matrix products on centred features).
 """
 
 from __future__ import annotations
@@ -23,58 +25,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-_BLOCK = 2**25  # distance entries per block: 128 MiB in float32
-
-
-def _as_features(x: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
-    t = x.detach().cpu() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
-    if t.ndim != 2:
-        raise ValueError(f"{name} must be features of shape (N, D), got shape {tuple(t.shape)}")
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains NaN or inf; check the generator's samples before scoring them")
-    return t.to(torch.float32)
-
-
-def _row_blocks(n_rows: int, n_cols: int):
-    step = max(1, _BLOCK // max(n_cols, 1))
-    for start in range(0, n_rows, step):
-        yield start, min(start + step, n_rows)
-
-
-def _sq_dists(x: torch.Tensor, y: torch.Tensor, y_sq: torch.Tensor) -> torch.Tensor:
-    """Squared Euclidean distances (n, m) = ‖x‖² + ‖y‖² − 2 xᵀy, clamped at 0."""
-    return ((x * x).sum(1, keepdim=True) + y_sq[None, :] - 2.0 * (x @ y.T)).clamp_min_(0.0)
-
-
-def _knn_sq_radii(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Squared distance (N,) from each row of x to its k-th nearest neighbour in x, excluding itself."""
-    n = len(x)
-    if k >= n:
-        raise ValueError(f"k={k} nearest neighbours need more than k samples per set, got {n}")
-    x_sq = (x * x).sum(1)
-    radii = torch.empty(n)
-    for start, stop in _row_blocks(n, n):
-        d2 = _sq_dists(x[start:stop], x, x_sq)
-        rows = torch.arange(stop - start)
-        d2[rows, rows + start] = 0.0  # the point itself: exactly 0, not round-off
-        radii[start:stop] = d2.topk(k + 1, dim=1, largest=False).values[:, -1]  # (k+1)-th smallest counts itself
-    return radii
+from aegan.metrics._features import as_pair, knn_sq_radii, row_blocks, sq_dists, to_tensor
 
 
 def _prdc(real: torch.Tensor, fake: torch.Tensor, k_pr: int, k_dc: int) -> dict[str, float]:
-    if real.shape[1] != fake.shape[1]:
-        raise ValueError(f"feature sizes differ: real has D={real.shape[1]}, fake has D={fake.shape[1]}")
     centre = real.mean(0)  # distances are translation invariant; centring reduces round-off in ‖x‖² + ‖y‖² − 2xᵀy
     real, fake = real - centre, fake - centre
-    r_real_pr, r_fake_pr = _knn_sq_radii(real, k_pr), _knn_sq_radii(fake, k_pr)
-    r_real_dc = r_real_pr if k_dc == k_pr else _knn_sq_radii(real, k_dc)
+    r_real_pr, r_fake_pr = knn_sq_radii(real, k_pr), knn_sq_radii(fake, k_pr)
+    r_real_dc = r_real_pr if k_dc == k_pr else knn_sq_radii(real, k_dc)
     fake_sq = (fake * fake).sum(1)
     fake_in_real = torch.zeros(len(fake), dtype=torch.bool)  # precision: Y_j in some real ball
     real_in_fake = torch.zeros(len(real), dtype=torch.bool)  # recall: X_i in some fake ball
     balls_per_fake = torch.zeros(len(fake), dtype=torch.float64)  # density: number of real balls holding Y_j
     real_covered = torch.zeros(len(real), dtype=torch.bool)  # coverage: nearest fake inside X_i's ball
-    for start, stop in _row_blocks(len(real), len(fake)):
-        d2 = _sq_dists(real[start:stop], fake, fake_sq)  # (n_block, M)
+    for start, stop in row_blocks(len(real), len(fake)):
+        d2 = sq_dists(real[start:stop], fake, fake_sq)  # (n_block, M)
         fake_in_real |= (d2 < r_real_pr[start:stop, None]).any(0)
         real_in_fake[start:stop] = (d2 < r_fake_pr[None, :]).any(1)
         balls_per_fake += (d2 < r_real_dc[start:stop, None]).sum(0)
@@ -94,7 +59,7 @@ def prdc(real_feats: np.ndarray | torch.Tensor, fake_feats: np.ndarray | torch.T
     k: neighbours for the radii (5 as in Naeem et al.). k_pr: neighbours for precision and recall only;
     None = k, exactly as `prdc.compute_prdc`; 3 = Kynkäänniemi's setting, computed in the same pass.
     """
-    real, fake = _as_features(real_feats, "real_feats"), _as_features(fake_feats, "fake_feats")
+    real, fake = map(to_tensor, as_pair(real_feats, fake_feats, ("real_feats", "fake_feats"), dtype=np.float32))
     return _prdc(real, fake, k if k_pr is None else k_pr, k)
 
 

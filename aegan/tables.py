@@ -1,0 +1,87 @@
+"""Tables of scores as text: one way to write a cell, then plain-text (terminal) and Markdown layouts, and the
+benchmark's mean ± std summary. The HTML layout is aegan.report's; it uses the same cells.
+
+Standard library only, so that the command line can import it without loading NumPy or torch.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+MISSING = "—"  # shown for a value a row does not have
+
+# `aegan bench`'s summary: one row per (variant, data set), mean ± std over seeds.
+SUMMARY_HEADER = ["variant", "data", "seeds", "modes covered", "high-quality fraction", "kl_modes", "train s"]
+
+__all__ = ["MISSING", "SUMMARY_HEADER", "fmt", "is_number", "markdown_table", "summary_rows", "summary_table",
+           "text_table"]
+
+
+def is_number(x: object) -> bool:
+    """A real number (Python's or NumPy's), not a bool."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def fmt(value: object) -> str:
+    """A cell's text: ints as they are, floats to 4 significant digits (whole ones as ints), None as "—"."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        v = float(value)
+        if math.isfinite(v) and v == int(v) and abs(v) < 1e15:
+            return str(int(v))
+        return f"{v:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def text_table(rows: list[dict[str, Any]], keys: Sequence[str]) -> str:
+    """A plain-text table of `keys` over `rows`, right-aligned columns, cells by fmt."""
+    cells = [[fmt(r.get(k)) for k in keys] for r in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) for v, w in zip(values, widths, strict=True))
+
+    return "\n".join([line(list(keys)), line(["-" * w for w in widths]), *(line(c) for c in cells)])
+
+
+def markdown_table(header: Sequence[str], rows: list[list[str]]) -> str:
+    """A Markdown table of cells that are already text."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _mean_sd(values: list[float], spec: str) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):{spec}} ± {sd:{spec}}"
+
+
+def summary_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """One row of SUMMARY_HEADER cells per (variant, data set) of `aegan bench` results: mean ± std over seeds."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["variant"], r["data"]), []).append(r)
+    out = []
+    for (variant, dataset), rs in groups.items():
+        col = {key: [float(r[key]) for r in rs] for key in ("modes_covered", "high_quality_fraction", "kl_modes",
+                                                             "train_s")}
+        out.append([variant, dataset, str(len(rs)), f"{_mean_sd(col['modes_covered'], '.1f')} / {rs[0]['modes_total']}",
+                    _mean_sd(col["high_quality_fraction"], ".3f"), _mean_sd(col["kl_modes"], ".4f"),
+                    _mean_sd(col["train_s"], ".0f")])
+    return out
+
+
+def summary_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: mean ± std over seeds of each variant on each data set."""
+    return markdown_table(SUMMARY_HEADER, summary_rows(rows))
