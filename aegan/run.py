@@ -14,63 +14,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from aegan import checkpoint, models
+from aegan import checkpoint
 from aegan.config import Config, read_yaml
 from aegan.data.base import Transform
 from aegan.errors import AeganError, CheckpointError, ConfigError
-from aegan.models.base import Model
-
-
-D_TRICKS = ("feature_matching", "minibatch_discrimination", "historical_averaging", "spectral_norm", "r1",
-            "virtual_batch_norm")
-
-
-def build_model(cfg: Config, shape: tuple[int, ...]) -> Model:
-    """The model of `cfg` for examples of `shape`, with the generator's moving average if tricks.ema is on."""
-    model = models.get(cfg.model)(tuple(shape), cfg)
-    t = cfg.tricks
-    if not model.has_D:
-        used = [k for k in D_TRICKS if getattr(t, k)] + (["label_smoothing"] if t.label_smoothing < 1 else []) \
-            + (["pack"] if t.pack > 1 else [])
-        if used:
-            with_d = ", ".join(n for n, c in models.MODELS.items() if c.has_D)
-            raise ConfigError(f"tricks.{used[0]} needs a data discriminator, which {cfg.model} has not: "
-                              f"use one of {with_d}")
-    if t.ema > 0:
-        from aegan.tricks import EMA
-
-        model.g_ema = EMA(model.nets["G"], t.ema).module
-    return model
-
-
-@torch.no_grad()
-@torch.no_grad()
-def generate_eval(model: Model, nets: dict[str, torch.nn.Module], z: torch.Tensor) -> torch.Tensor:
-    """G(z) on the model's scale, (n, *shape) on CPU, with the networks in eval mode (batch-norm statistics are
-    used, not updated) and their modes restored afterwards, so looking at samples does not change training."""
-    was_training = {name: net.training for name, net in nets.items()}
-    model.eval()
-    try:
-        return model.generate(z.to(model.device)).float().cpu()
-    finally:
-        for name, net in nets.items():
-            net.train(was_training[name])
-        model.train(any(was_training.values()))
-
-
-def picture(model: Model, nets: dict[str, torch.nn.Module], z: torch.Tensor, transform: Transform, kind: str,
-            modes: dict[str, Any] | None, path: Path, title: str = "") -> Path:
-    """Samples G(z) as a picture: a scatter with the mode centres for vectors, an image grid for images.
-
-    Uses generate_eval, so drawing a picture does not change training.
-    """
-    from aegan import plots
-
-    x = generate_eval(model, nets, z)
-    if kind == "vector":
-        centres = np.asarray(modes["centres"]) if modes else None
-        return plots.scatter_png(transform.to_data(x).numpy(), path, centres=centres, title=title)
-    return plots.image_grid_png(((x.clamp(-1, 1) + 1) / 2).numpy(), path)
+from aegan.models import Model, build_model
 
 
 class Run:
@@ -86,7 +34,7 @@ class Run:
         return f"Run({str(self.path)!r}, model={self.config.model!r}, data={self.config.data!r}, step={self.step})"
 
     @classmethod
-    def load(cls, path: str | Path) -> "Run":
+    def load(cls, path: str | Path) -> Run:
         path = Path(path)
         if not (path / "config.yaml").is_file():
             raise CheckpointError(f"{path} is not an aegan run folder (no config.yaml)")
@@ -105,11 +53,9 @@ class Run:
         if state is None:
             raise CheckpointError(f"{path} has no checkpoint yet: train it (or --resume it) first")
         tensors, meta = state
-        from aegan.train import load_weights
-
-        load_weights(dict(model.nets.items()), tensors)
+        checkpoint.load_weights(dict(model.nets.items()), tensors)
         if model.g_ema is not None:
-            load_weights({"G": model.g_ema}, tensors, prefix="ema.")
+            checkpoint.load_weights({"G": model.g_ema}, tensors, prefix="ema.")
         model.eval()
         return cls(path, cfg, model, info, int(meta["step"]))
 

@@ -85,7 +85,7 @@ class OtherLoad:
     Anything well above 0 means the measurement shared the cores with someone else and is slower than the machine.
     """
 
-    def __enter__(self) -> "OtherLoad":
+    def __enter__(self) -> OtherLoad:
         self.value: float | None = None
         self._start = self._sample()
         return self
@@ -196,8 +196,9 @@ def aegan_step_flops(x_train: Any) -> int | None:
     try:
         import torch
 
-        from aegan.run import build_model
-        from aegan.train import make_config, train_step
+        from aegan.loop.configure import make_config
+        from aegan.models import build_model
+        from aegan.train import train_step
 
         cfg, _ = make_config(MODEL, DATA, steps=1, overrides={"progress": False})
         model = build_model(cfg, tuple(x_train.shape[1:]))
@@ -217,7 +218,9 @@ def aegan_step_flops(x_train: Any) -> int | None:
 
 def aegan_seconds_per_step(steps: int) -> tuple[float, int, list[float]]:
     """Run the real aegan.train.fit for `steps` steps; seconds per step between the first and last metrics record."""
-    from aegan.train import fit, make_config, prepare_out
+    from aegan.loop.configure import make_config
+    from aegan.loop.run_folder import prepare_out
+    from aegan.train import fit
 
     cfg, ds = make_config(MODEL, DATA, steps=steps, overrides={
         "progress": False, "log_every": LOG_EVERY, "sample_every": steps, "checkpoint_every": steps})
@@ -376,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         json_out.write(text + "\n")
     else:
         json_out.write(f"matmul {matmul:.1f} GFLOP/s | step {flops / 1e9:.2f} GFLOP | aegan {t_aegan * 1e3:.1f} ms "
-                       f"({step_gflops:.1f} GFLOP/s) | bare {t_bare * 1e3:.1f} ms | efficiency {step_gflops / matmul:.2f} "
+                       f"({step_gflops:.1f} GFLOP/s) | bare {t_bare * 1e3:.1f} ms | "
+                       f"efficiency {step_gflops / matmul:.2f} "
                        f"(target >= 0.55) | overhead {t_aegan / t_bare - 1:+.3f} (target <= 0.10)\n")
     json_out.flush()
     return 0

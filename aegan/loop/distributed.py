@@ -1,0 +1,97 @@
+"""Devices, precision and processes through Lightning Fabric: start-up, the gradient mean, rank-zero helpers.
+
+Each of N processes takes its share of the global batch (aegan/loop/steps.py) and the loop averages the phase's
+gradients over the processes, so N processes follow the run of one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from lightning_fabric import Fabric
+
+from aegan.config import Config
+from aegan.errors import AeganError, ConfigError
+from aegan.loop.divergence import DivergenceWatch
+
+
+@dataclass
+class Engine:
+    """What the loop adds around each phase: Fabric's backward and autocast, the gradient mean over processes, and
+    the divergence watch."""
+
+    backward: Callable[..., Any] = torch.Tensor.backward
+    autocast: Callable[[], AbstractContextManager[Any]] = nullcontext
+    world: int = 1  # processes sharing the global batch
+    watch: DivergenceWatch | None = None
+
+
+def start_fabric(cfg: Config) -> Fabric:
+    """Lightning Fabric for `cfg.fabric`, launched: with strategy ddp on one node this starts the other processes,
+    each re-running the same command; under torchrun or SLURM the launcher has started them already.
+
+    Settings Fabric rejects (an accelerator this machine lacks, an unknown strategy or precision), spawning
+    strategies (they need the loop as a function) and a batch the processes cannot share are ConfigErrors,
+    raised before any other process starts.
+    """
+    f = cfg.fabric
+    try:
+        fabric = Fabric(accelerator=f.accelerator, devices=f.devices, num_nodes=f.num_nodes, strategy=f.strategy,
+                        precision=f.precision)  # type: ignore[arg-type]
+    except (ValueError, RuntimeError, TypeError, ImportError) as e:
+        first = " ".join(str(e).split(". ")[0].split())
+        raise ConfigError(f"Lightning Fabric rejects fabric.accelerator={f.accelerator} fabric.devices={f.devices} "
+                          f"fabric.strategy={f.strategy} fabric.precision={f.precision}: {first}") from None
+    if cfg.batch_size % fabric.world_size:
+        raise ConfigError(f"batch_size {cfg.batch_size} must be divisible by the {fabric.world_size} processes "
+                          f"(fabric.devices × fabric.num_nodes): change --batch-size or fabric.devices")
+    try:
+        fabric.launch()
+    except TypeError:  # ddp_spawn, ddp_fork, ...: Fabric wants launch(function)
+        raise ConfigError(f"fabric.strategy={f.strategy} is not supported: use fabric.strategy=ddp, which starts "
+                          f"one process per device re-running the same command") from None
+    return fabric
+
+
+def average_gradients(params: Sequence[torch.Tensor], world: int) -> None:
+    """DDP's gradient mean over the processes, as one all-reduce of the phase's flattened gradients.
+
+    Each process's loss is a mean over its equal share of the global batch, so the mean of their gradients is the
+    gradient of the mean over the global batch. Done here rather than by DistributedDataParallel, whose hooks
+    expect every wrapped parameter to receive a gradient in every backward pass: phases freeze all networks but
+    their own, and backpropagate through frozen ones.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    torch.distributed.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def mean_over_processes(values: torch.Tensor, world: int) -> torch.Tensor:
+    """The mean of `values` over the processes (each holds its own share's means), in place; as is for one."""
+    if world > 1:
+        torch.distributed.all_reduce(values)
+        values /= world
+    return values
+
+
+def on_rank_zero(fabric: Fabric, fn: Callable[[], Any]) -> Any:
+    """fn() in global rank 0 only; its result, or its AeganError, reaches every process."""
+    result: tuple[bool, Any] = (True, None)
+    if fabric.is_global_zero:
+        try:
+            result = (True, fn())
+        except AeganError as e:
+            result = (False, str(e))
+    ok, value = fabric.broadcast(result)
+    if not ok:
+        raise AeganError(value)
+    return value
