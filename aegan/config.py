@@ -8,6 +8,7 @@ supply its own defaults (`Model.defaults(kind)`), applied before the user's file
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -107,15 +108,20 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Config":
+    def from_dict(cls, d: dict[str, Any]) -> Config:
         cfg = cls()
         apply_dict(cfg, d)
         return cfg
 
     def validate(self) -> None:
         """Reject values no run can use; the message names the field and the fix."""
+        for key, value in _numbers(self):
+            if not math.isfinite(value):
+                raise ConfigError(f"{key} must be a finite number, got {value}")
         checks = [
             (self.steps >= 1, f"steps must be at least 1, got {self.steps}"),
+            (0 <= self.seed <= MAX_SEED, f"seed must lie in 0..{MAX_SEED} (NumPy's and scikit-learn's seed range); "
+                                         f"got {self.seed}"),
             (self.batch_size >= 0, f"batch_size must be positive (0 = default), got {self.batch_size}"),
             (self.log_every >= 1, f"log_every must be at least 1, got {self.log_every}"),
             (self.sample_every >= 0, f"sample_every must be >= 0, got {self.sample_every}"),
@@ -127,11 +133,14 @@ class Config:
             (0 <= self.optim.beta1 < 1 and 0 <= self.optim.beta2 < 1, "optim.beta1 and optim.beta2 must lie in [0, 1)"),
             (self.optim.schedule in ("constant", "cosine"),
              f"optim.schedule must be constant or cosine, got {self.optim.schedule!r}"),
-            (0 <= self.optim.hold <= 1 and 0 < self.optim.final <= 1, "optim.hold must lie in [0, 1], optim.final in (0, 1]"),
+            (0 <= self.optim.hold <= 1 and 0 < self.optim.final <= 1,
+             "optim.hold must lie in [0, 1], optim.final in (0, 1]"),
             (self.optim.rollback >= 0, f"optim.rollback is a count of rollbacks, 0 = off; got {self.optim.rollback}"),
             (0 < self.optim.rollback_factor < 1,
              f"optim.rollback_factor multiplies the lr at each rollback, in (0, 1); got {self.optim.rollback_factor}"),
-            (self.fabric.devices >= 1 and self.fabric.num_nodes >= 1, "fabric.devices and fabric.num_nodes must be >= 1"),
+            (self.fabric.devices >= 1 and self.fabric.num_nodes >= 1,
+             "fabric.devices and fabric.num_nodes must be >= 1"),
+            (self.fabric.threads >= 0, f"fabric.threads must be >= 0 (0 = default), got {self.fabric.threads}"),
             (self.tricks.feature_matching >= 0 and self.tricks.historical_averaging >= 0 and self.tricks.r1 >= 0,
              "tricks.feature_matching, tricks.historical_averaging and tricks.r1 are weights: use 0 (off) or more"),
             (not self.tricks.feature_matching_only or self.tricks.feature_matching > 0,
@@ -150,6 +159,21 @@ class Config:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+
+
+MAX_SEED = 2**32 - 1  # seeds reach NumPy's SeedSequence and scikit-learn's random_state, which take 0..2³² − 1
+
+
+def _numbers(obj: Any, prefix: str = "") -> list[tuple[str, float]]:
+    """Every float field of a config (sections included), as (dotted key, value)."""
+    found = []
+    for f in fields(obj):
+        value, key = getattr(obj, f.name), f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            found += _numbers(value, f"{key}.")
+        elif isinstance(value, float):
+            found.append((key, value))
+    return found
 
 
 def _convert(value: Any, tp: Any, key: str) -> Any:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+RECONSTRUCTIONS = ("l1", "mse", "bce")  # the `kind`s of `reconstruction`
+ADVERSARIAL_FORMS = ("nonsaturating", "ratio")  # the `form`s of `adversarial`
+
 
 def reconstruction(x: torch.Tensor, x_rec: torch.Tensor, kind: str = "l1") -> torch.Tensor:
     """Per-example reconstruction error summed over dimensions (a norm, as the papers write it), batch mean.
@@ -19,7 +22,7 @@ def reconstruction(x: torch.Tensor, x_rec: torch.Tensor, kind: str = "l1") -> to
         p = ((x_rec + 1) / 2).clamp(1e-6, 1 - 1e-6)
         err = F.binary_cross_entropy(p, ((x + 1) / 2).clamp(0, 1), reduction="none")
     else:
-        raise ValueError(f"unknown reconstruction loss {kind!r}: use l1, mse or bce")
+        raise ValueError(f"unknown reconstruction loss {kind!r}: use one of {', '.join(RECONSTRUCTIONS)}")
     return err.flatten(1).sum(1).mean()
 
 
@@ -41,7 +44,7 @@ def adversarial(logit: torch.Tensor, form: str = "nonsaturating") -> torch.Tenso
         return F.softplus(-logit).mean()  # −log σ(logit)
     if form == "ratio":
         return -logit.mean()  # −log(D / (1 − D))
-    raise ValueError(f"unknown adversarial loss {form!r}: use nonsaturating or ratio")
+    raise ValueError(f"unknown adversarial loss {form!r}: use one of {', '.join(ADVERSARIAL_FORMS)}")
 
 
 def discriminator(real_logit: torch.Tensor, *fake_logits: torch.Tensor) -> torch.Tensor:

@@ -132,3 +132,40 @@ def test_console_script_prints_no_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "aegan.cli", "train", "gan", "--data", "nope"], capture_output=True,
                        text=True)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "unknown data 'nope'" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def encoder_run(tmp_path_factory):
+    """A tiny aae run on user vectors with no known modes, so eval fits code models and scores samples."""
+    d = tmp_path_factory.mktemp("cli-encoder")
+    np.save(d / "blobs.npy", np.random.default_rng(0).normal(size=(600, 3)).astype(np.float32))
+    assert main(["train", "aae", "--data", str(d / "blobs.npy"), "--steps", "10", "--out", str(d / "a"), *FAST]) == 0
+    return d / "a"
+
+
+def test_eval_json_prints_only_json_on_stdout(encoder_run, capsys):
+    """`aegan eval RUN --json`: stdout parses as one JSON document; notes and warnings go to stderr."""
+    capsys.readouterr()
+    code, out, err = run_cli(capsys, "eval", encoder_run, "--json", "--n", "50")  # too few for the sample metrics
+    assert code == 0
+    scores = json.loads(out)
+    assert scores["sampler"] == "gmm" and scores["n_samples"] == 50 and "recon_error_test" in scores
+    assert "warning: the sample metrics need at least 100 samples" in err
+    # a code model fitted now (gaussian), the sample metrics of vectors, the birthday estimate's note if any
+    code, out, err = run_cli(capsys, "eval", encoder_run, "--json", "--n", "300", "--sampler", "gaussian")
+    assert code == 0
+    scores = json.loads(out)
+    assert scores["sampler"] == "gaussian" and {"fd", "kid", "precision", "coverage", "ndb"} <= set(scores)
+    assert all(line.startswith("aegan: ") for line in err.splitlines()), err
+
+
+def test_eval_json_keeps_the_corrupt_checkpoint_warning_off_stdout(encoder_run, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "a"
+    shutil.copytree(encoder_run, run)
+    newest = sorted((run / "checkpoints").glob("*.safetensors"))[-1]
+    newest.write_bytes(b"garbage")  # the loader falls back to the checkpoint before, with a warning
+    code, out, err = run_cli(capsys, "eval", run, "--json", "--n", "50")
+    assert code == 0 and "older checkpoint" in err
+    assert json.loads(out)["step"] < 10

@@ -1,10 +1,14 @@
 """Configs: typed overrides, YAML files, defaults resolved and recorded, clear errors."""
 
 import pytest
+import torch
 
+from aegan import models
 from aegan.config import Config, parse_override, read_yaml, set_value
+from aegan.data.base import Dataset, Transform
 from aegan.errors import ConfigError
-from aegan.train import make_config
+from aegan.loop.configure import make_config, resolve_defaults
+from aegan.models import Model
 
 
 def test_overrides_are_converted_to_field_types():
@@ -68,3 +72,125 @@ def test_config_file_cannot_contradict_the_command(tmp_path):
     (tmp_path / "c.yaml").write_text("model: vae\n")
     with pytest.raises(ConfigError, match="config file says model"):
         make_config("gan", "ring8", config_file=tmp_path / "c.yaml")
+
+
+# --- model_args: fixed choices, ranges, and the data a setting needs, refused before anything is written -------
+
+CHOICES = {  # model -> {setting: its valid values}, as the models declare them
+    "gan": {},
+    "ae": {"recon": ("l1", "mse", "bce")},
+    "aegan": {"recon": ("l1", "mse", "bce")},
+    "vae": {"likelihood": ("gaussian", "bernoulli")},
+    "aae": {"recon": ("l1", "mse", "bce"), "prior": ("gaussian", "mog", "uniform")},
+    "vaegan": {},
+    "alphagan": {"adversarial": ("nonsaturating", "ratio")},
+}
+
+
+@pytest.mark.parametrize("name", list(models.MODELS))
+def test_every_model_declares_its_choices_and_ranges_beside_its_args(name):
+    cls = models.get(name)
+    assert {k: tuple(v) for k, v in cls.choices.items()} == CHOICES[name]
+    for key, valid in cls.choices.items():
+        assert cls.args[key] in valid, f"the default of model_args.{key} is not one of its choices"
+    for key in (*cls.positive, *cls.nonnegative):
+        assert isinstance(cls.args[key], float) and cls.args[key] >= 0
+    assert cls.check_args({}) == cls.args  # the defaults pass their own checks
+
+
+@pytest.mark.parametrize("name, key, value, message", [
+    ("vae", "likelihood", "bernouli", "model_args.likelihood must be one of gaussian, bernoulli; got 'bernouli'"),
+    ("ae", "recon", "l3", "model_args.recon must be one of l1, mse, bce; got 'l3'"),
+    ("aegan", "recon", "L1", "model_args.recon must be one of l1, mse, bce; got 'L1'"),
+    ("aae", "recon", "l2", "model_args.recon must be one of l1, mse, bce; got 'l2'"),
+    ("aae", "prior", "cauchy", "model_args.prior must be one of gaussian, mog, uniform; got 'cauchy'"),
+    ("alphagan", "adversarial", "ratoi", "model_args.adversarial must be one of nonsaturating, ratio; got 'ratoi'"),
+    ("alphagan", "lam", -1.0, "model_args.lam must be > 0 (default 10.0); got -1.0"),
+    ("aegan", "lam", 0, "model_args.lam must be > 0 (default 10.0); got 0.0"),
+    ("aae", "lam", -30.0, "model_args.lam must be > 0 (default 10.0); got -30.0"),
+    ("vae", "sigma", 0.0, "model_args.sigma must be > 0 (default 0.1); got 0.0"),
+    ("vae", "sigma", float("inf"), "model_args.sigma must be a finite number (default 0.1); got inf"),
+    ("vaegan", "gamma", -0.5, "model_args.gamma must be >= 0 (default 1.0); got -0.5"),
+    ("vaegan", "gamma", float("nan"), "model_args.gamma must be a finite number (default 1.0); got nan"),
+])
+def test_bad_model_args_are_refused_with_the_valid_values(name, key, value, message):
+    with pytest.raises(ConfigError) as e:
+        models.get(name).check_args({key: value})
+    assert str(e.value) == message
+
+
+def test_the_limits_of_the_ranges_are_accepted():
+    assert models.get("vaegan").check_args({"gamma": 0})["gamma"] == 0.0  # γ = 0: G learns from the GAN loss alone
+    assert models.get("vae").check_args({"sigma": 1e-3, "likelihood": "bernoulli"})["sigma"] == 1e-3
+
+
+def test_a_new_model_gets_the_choices_check_for_free():
+    class Toy(Model):
+        name = "toy"
+        args = {"loss": "hinge", "weight": 1.0}
+        choices = {"loss": ("hinge", "logistic")}
+        nonnegative = ("weight",)
+
+    assert Toy.check_args({"loss": "logistic"}) == {"loss": "logistic", "weight": 1.0}
+    with pytest.raises(ConfigError, match="^model_args.loss must be one of hinge, logistic; got 'wasserstein'$"):
+        Toy.check_args({"loss": "wasserstein"})
+    with pytest.raises(ConfigError, match=r"^model_args.weight must be >= 0 \(default 1.0\); got -2.0$"):
+        Toy.check_args({"weight": -2})
+
+
+def test_aae_priors_registered_later_are_valid_choices(monkeypatch):
+    from aegan.models import aae
+
+    monkeypatch.setitem(aae.PRIORS, "laplace", lambda n, d, g: torch.distributions.Laplace(0.0, 1.0).sample((n, d)))
+    assert aae.AAE.check_args({"prior": "laplace"})["prior"] == "laplace"
+    with pytest.raises(ConfigError, match="one of gaussian, mog, uniform, laplace; got 'cauchy'"):
+        aae.AAE.check_args({"prior": "cauchy"})
+
+
+@pytest.mark.parametrize("model, setting, instead", [
+    ("vae", "model_args.likelihood=bernoulli", "model_args.likelihood=gaussian"),
+    ("ae", "model_args.recon=bce", "model_args.recon=l1 or mse"),
+    ("aegan", "model_args.recon=bce", "model_args.recon=l1 or mse"),
+    ("aae", "model_args.recon=bce", "model_args.recon=l1 or mse"),
+])
+def test_bernoulli_likelihood_is_refused_on_standardized_vectors(model, setting, instead):
+    """BCE reads model-scale x as Bernoulli means (x + 1) / 2 and clamps them: standardized vectors leave [-1, 1]."""
+    with pytest.raises(ConfigError) as e:
+        make_config(model, "grid25", overrides=[setting])
+    message = str(e.value)
+    assert message.startswith(f"{setting} reads the data as Bernoulli means (x + 1) / 2, so it needs values in "
+                              f"[-1, 1] on the model's scale (images are), but grid25 holds standardized vectors in [")
+    assert message.endswith(f"]: use {instead}") and "\n" not in message
+
+
+def test_bernoulli_likelihood_is_accepted_where_the_loss_reads_the_data_right():
+    cfg, ds = make_config("vae", "digits", overrides=["model_args.likelihood=bernoulli"])  # images: in [-1, 1]
+    assert cfg.model_args == {"likelihood": "bernoulli"} and ds.kind == "image"
+    # vectors that stay in [-1, 1] on the model's scale (balanced binary features, standardized) are read right
+    binary = torch.randint(2, (40, 3)).float() * 2 - 1
+    ds = Dataset(name="binary", kind="vector", train=binary, test=binary[:4],
+                 transform=Transform(kind="standardize", mean=[0.0] * 3, std=[1.0] * 3))
+    cfg = Config(model="ae", model_args={"recon": "bce"})
+    resolve_defaults(cfg, "vector")
+    models.build_model(cfg, ds.shape).check_data(ds)  # no error
+    ds.train[0, 0] = 1.5
+    with pytest.raises(ConfigError, match=r"binary holds standardized vectors in \[-1, 1.5\]"):
+        models.build_model(cfg, ds.shape).check_data(ds)
+
+
+# --- other settings a run cannot use ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, message", [
+    ("optim.lr=inf", "optim.lr must be a finite number, got inf"),
+    ("tricks.r1=inf", "tricks.r1 must be a finite number, got inf"),
+    ("tricks.feature_matching=nan", "tricks.feature_matching must be a finite number, got nan"),
+    ("fabric.threads=-1", "fabric.threads must be >= 0 (0 = default), got -1"),
+    ("seed=-1", "seed must lie in 0..4294967295 (NumPy's and scikit-learn's seed range); got -1"),
+    ("seed=4294967296", "seed must lie in 0..4294967295 (NumPy's and scikit-learn's seed range); got 4294967296"),
+])
+def test_validate_refuses_values_that_would_crash_or_diverge_later(text, message):
+    cfg = Config()
+    set_value(cfg, *parse_override(text))
+    with pytest.raises(ConfigError) as e:
+        cfg.validate()
+    assert str(e.value) == message

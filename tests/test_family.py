@@ -61,5 +61,6 @@ def test_cli_sampler_choice_and_stored_code_models(tmp_path, capsys):
 def test_unknown_model_args_are_refused(tmp_path):
     with pytest.raises(aegan.ConfigError, match="model_args.lambda"):
         aegan.train("alphagan", data="ring8", steps=2, out=tmp_path / "x", overrides={"model_args.lambda": 3})
-    with pytest.raises(aegan.ConfigError, match="unknown aae prior"):
+    with pytest.raises(aegan.ConfigError, match="model_args.prior must be one of gaussian, mog, uniform; got 'cauchy'"):
         aegan.train("aae", data="ring8", steps=2, out=tmp_path / "y", overrides={"model_args.prior": "cauchy"})
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -1,11 +1,15 @@
 """Layer 1 and 2: every model builds and runs on every data kind; each phase updates exactly its networks."""
 
+import re
+import sys
+
 import pytest
 import torch
 
 from aegan import models
 from aegan.config import Config
-from aegan.train import resolve_defaults, train_step
+from aegan.loop.configure import resolve_defaults
+from aegan.train import train_step
 
 SHAPES = {"vector": (2,), "digits": (1, 8, 8), "mnist": (1, 28, 28), "rgb": (3, 16, 16), "odd": (3, 7, 9)}
 
@@ -60,3 +64,20 @@ def test_unknown_model_is_a_clear_error():
 
     with pytest.raises(ConfigError, match="unknown model 'wgan': use one of gan"):
         models.get("wgan")
+
+
+PHASE_LINE = re.compile(r"^\s+(\d+)\. (\w+)\s+updates ([^:]+):", re.MULTILINE)  # "  2. AE  updates E, G:"
+
+
+@pytest.mark.parametrize("name", list(models.MODELS))
+def test_docstring_states_the_phases_in_the_order_the_loop_runs_them(name):
+    """Each model file's docstring lists its phases as the loop runs them: number, name, networks updated, and
+    how often (phase.every)."""
+    model, _ = build(name, SHAPES["vector"])
+    doc = sys.modules[type(model).__module__].__doc__
+    stated = [(int(i), phase, tuple(re.split(r",\s*|\s+and\s+", nets.strip())))
+              for i, phase, nets in PHASE_LINE.findall(doc)]
+    assert stated == [(i, p.name, p.nets) for i, p in enumerate(model.phases(), 1)]
+    for p in model.phases():
+        assert ("phase.every = 1" if p.every == 1 else f"{p.name} every {p.every} steps") in doc
+    assert "arXiv:" in doc or "no arXiv" in doc  # the paper, cited

@@ -19,20 +19,20 @@ import os
 import pickle
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
 import torch
+from helpers import CLI_TRAIN, assert_same_weights, checkpoint_steps, kill_after_checkpoint
 from PIL import Image
 from safetensors.torch import load_file
+from test_data import write_fashion
 
 import aegan
 import aegan.checkpoint
 from aegan.cli import main
-from helpers import CLI_TRAIN, assert_same_weights, checkpoint_steps, kill_after_checkpoint
-from test_data import write_fashion
 
 FAST = ["progress=false", "net.width=16", "net.depth=2"]
 
@@ -210,6 +210,28 @@ BAD_INPUTS: list[tuple[str, list[str], str, Callable[[Path], None] | None]] = [
     ("bool not a bool", ["train", "gan", "--data", "ring8", "progress=maybe"], "expects true or false", None),
     ("trick without D", ["train", "ae", "--data", "ring8", "tricks.r1=1"], "needs a data discriminator", None),
     ("unknown model_args", ["train", "aae", "--data", "ring8", "model_args.nope=1"], "model_args.nope", None),
+    # model settings: a value outside the model's declared choices or ranges, or data its likelihood misreads
+    ("likelihood misspelt", ["train", "vae", "--data", "grid25", "model_args.likelihood=bernouli"],
+     "model_args.likelihood must be one of gaussian, bernoulli; got 'bernouli'", None),
+    ("unknown recon", ["train", "ae", "--data", "grid25", "model_args.recon=l3"],
+     "model_args.recon must be one of l1, mse, bce; got 'l3'", None),
+    ("unknown adversarial form", ["train", "alphagan", "--data", "grid25", "model_args.adversarial=ratoi"],
+     "model_args.adversarial must be one of nonsaturating, ratio; got 'ratoi'", None),
+    ("unknown aae prior", ["train", "aae", "--data", "ring8", "model_args.prior=cauchy"],
+     "model_args.prior must be one of gaussian, mog, uniform; got 'cauchy'", None),
+    ("bernoulli on vectors", ["train", "vae", "--data", "grid25", "model_args.likelihood=bernoulli"],
+     "but grid25 holds standardized vectors in [", None),
+    ("bce on vectors", ["train", "aegan", "--data", "ring8", "model_args.recon=bce"], "use model_args.recon=l1 or mse",
+     None),
+    ("negative lambda", ["train", "alphagan", "--data", "ring8", "model_args.lam=-10"],
+     "model_args.lam must be > 0 (default 10.0); got -10.0", None),
+    ("sigma 0", ["train", "vae", "--data", "ring8", "model_args.sigma=0"], "model_args.sigma must be > 0", None),
+    ("negative gamma", ["train", "vaegan", "--data", "ring8", "model_args.gamma=-1"], "model_args.gamma must be >= 0",
+     None),
+    ("infinite lr", ["train", "gan", "--data", "ring8", "optim.lr=inf"], "optim.lr must be a finite number", None),
+    ("negative threads", ["train", "gan", "--data", "ring8", "fabric.threads=-2"], "fabric.threads must be >= 0",
+     None),
+    ("negative seed", ["train", "aae", "--data", "ring8", "--seed", "-1"], "seed must lie in 0..4294967295", None),
     ("resume with other args", ["train", "--resume", "{run}", "--data", "ring8"], "give only --resume", None),
     ("resume corrupt config", ["train", "--resume", "{tmp}/broken"], "config.yaml", corrupt_run_config),
     ("sample n 0", ["sample", "{run}", "--n", "0", "--out", "{tmp}/s.png"], "--n must be at least 1", None),

@@ -1,25 +1,33 @@
 """Adversarial autoencoder: an autoencoder whose code distribution is matched to a prior by a code discriminator.
 
-Makhzani, Shlens, Jaitly, Goodfellow & Frey 2015, "Adversarial Autoencoders", arXiv:1511.05644.
-Networks: encoder E, decoder G, code discriminator C. Per minibatch (§2): the reconstruction phase updates
-E and G on ‖x − G(E(x))‖; the regularization phase updates C to tell prior codes z ~ p(z) from ẑ = E(x),
-then E to fool C. Here E's reconstruction and regularization updates are one Adam step on their sum, after
-C's update, which keeps one encoder forward pass per step. The prior is any sampler: `gaussian`, `mog` (a mixture of Gaussians on a circle, §2.1)
-or `uniform`; register more in `PRIORS`.
+Makhzani, Shlens, Jaitly, Goodfellow & Frey, "Adversarial Autoencoders", 2015, arXiv:1511.05644.
+Networks: encoder E: x -> ẑ, decoder G: z -> x, code discriminator C: z -> logit.
+
+One training step, in the order the loop runs it; all three phases run every step (phase.every = 1):
+  shared:  z ~ p(z),  ẑ = E(x),  x̂ = G(ẑ),  rec = ‖x − x̂‖      once, before the phases (begin_step)
+  1. C  updates C:  −log σ(C(z)) − log(1 − σ(C(ẑ)))     regularization phase (§2): prior codes real, ẑ detached
+  2. E  updates E:  λ·rec                                reconstruction phase
+                    − log σ(C(ẑ))                        regularization phase: E fools C (C as updated in 1)
+  3. G  updates G:  λ·rec                                reconstruction phase, decoder
+The paper runs the reconstruction phase (E and G) and then the regularization phase (C, then E); here E's two
+updates are one Adam step on their sum, which keeps one encoder forward pass per step, and G's update uses rec
+as computed before the phases, i.e. through E as it was before phase 2.
+λ = model_args.lam, ‖·‖ = model_args.recon (l1 | mse | bce). The prior p(z) = model_args.prior: `gaussian`
+N(0, I), `mog` (10 Gaussians on a circle, §2.1, Fig. 4) or `uniform` on [−1, 1]; register more in `PRIORS`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from aegan import losses
 from aegan.config import Config
-from aegan.errors import ConfigError
-from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase
+from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase, check_bernoulli_data
 from aegan.nets import MLP, build_decoder, build_encoder
 
 
@@ -55,11 +63,11 @@ class AAE(Model):
         "recon": "l1",  # l1 | mse | bce
         "prior": "gaussian",  # gaussian | mog | uniform | any name registered in aegan.models.aae.PRIORS
     }
+    choices = {"recon": losses.RECONSTRUCTIONS, "prior": PRIORS}  # PRIORS: the names registered when checked
+    positive = ("lam",)  # λ = 0 would leave G with no loss at all
 
     def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
         super().__init__(shape, cfg)
-        if self.arg["prior"] not in PRIORS:
-            raise ConfigError(f"unknown aae prior {self.arg['prior']!r}: use one of {', '.join(PRIORS)}")
         width, depth = cfg.net.width, cfg.net.depth
         self.nets["E"] = build_encoder(self.shape, self.latent_dim, width, depth)
         self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth)
@@ -71,6 +79,10 @@ class AAE(Model):
             return {}
         # λ = 30 on 2-D data: the sharper reconstruction lifted a ring8 seed from 89% to 99.8% high quality
         return {**ENCODER_VECTOR_DEFAULTS, "model_args": {"lam": 30.0}}
+
+    def check_data(self, ds: Any) -> None:
+        if self.arg["recon"] == "bce":
+            check_bernoulli_data(ds, "model_args.recon=bce", "model_args.recon=l1 or mse")
 
     def prior(self, n: int, device: torch.device | str = "cpu",
               generator: torch.Generator | None = None) -> torch.Tensor:

@@ -1,9 +1,18 @@
 """AE-GAN: an autoencoder with a data discriminator on its reconstructions and on decoded prior samples.
 
-The discriminator sharpens what a pixel-wise reconstruction loss blurs (as in Larsen et al. 2016,
-arXiv:1512.09300, and Rosca et al. 2017, arXiv:1706.04987, without their code-space terms).
-Networks: encoder E, generator G, data discriminator D. D tells x from x̂ = G(E(x)) and x' = G(z);
-E and G minimise λ‖x − x̂‖₁ plus the non-saturating adversarial loss of x̂ and x' (E only through x̂).
+The discriminator sharpens what a pixel-wise reconstruction loss blurs, as in Larsen, Sønderby, Larochelle &
+Winther, "Autoencoding beyond pixels using a learned similarity metric", 2016, arXiv:1512.09300, and Rosca,
+Lakshminarayanan, Warde-Farley & Mohamed, "Variational Approaches for Auto-Encoding Generative Adversarial
+Networks", 2017, arXiv:1706.04987, without their code-space terms.
+Networks: encoder E: x -> ẑ, generator G: z -> x, data discriminator D: x -> logit.
+
+One training step, in the order the loop runs it; both phases run every step (phase.every = 1):
+  shared:  z ~ N(0, I),  x̂ = G(E(x)),  x' = G(z)                once, before the phases (begin_step)
+  1. D   updates D:     −log σ(D(x)) − log(1 − σ(D(x̂))) − log(1 − σ(D(x')))     x̂ and x' detached
+  2. AE  updates E, G:  λ‖x − x̂‖                 reconstruction, model_args.lam and model_args.recon (l1 | mse | bce)
+                        − log σ(D(x̂))            x̂ should look real: reaches E and G
+                        − log σ(D(x'))           x' should look real: reaches G only
+D in phase 2 is the D just updated in phase 1. tricks.feature_matching applies to the x' term only.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import torch
 
 from aegan import losses
 from aegan.config import Config
-from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase
+from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase, check_bernoulli_data
 from aegan.nets import build_encoder
 
 
@@ -28,6 +37,8 @@ class AEGAN(Model):
         "lam": 10.0,  # λ, weight of ‖x − x̂‖ (summed over dimensions)
         "recon": "l1",  # l1 | mse | bce
     }
+    choices = {"recon": losses.RECONSTRUCTIONS}
+    positive = ("lam",)  # λ = 0 would drop the reconstruction, and with it what E learns
 
     def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
         super().__init__(shape, cfg)
@@ -39,6 +50,10 @@ class AEGAN(Model):
     @staticmethod
     def defaults(kind: str) -> dict[str, Any]:
         return ENCODER_VECTOR_DEFAULTS if kind == "vector" else {}
+
+    def check_data(self, ds: Any) -> None:
+        if self.arg["recon"] == "bce":
+            check_bernoulli_data(ds, "model_args.recon=bce", "model_args.recon=l1 or mse")
 
     def phases(self) -> list[Phase]:
         return [Phase("D", ("D",), self.loss_D), Phase("AE", ("E", "G"), self.loss_AE)]

@@ -1,10 +1,24 @@
 """α-GAN: variational approaches for auto-encoding generative adversarial networks.
 
-Rosca, Lakshminarayanan, Warde-Farley & Mohamed 2017, arXiv:1706.04987.
+Rosca, Lakshminarayanan, Warde-Farley & Mohamed, "Variational Approaches for Auto-Encoding Generative Adversarial
+Networks", 2017, arXiv:1706.04987.
 Networks: encoder E: x -> ẑ, generator G: z -> x, data discriminator D: x -> logit, code discriminator
 C: z -> logit. The ELBO's two terms are each estimated adversarially by the density-ratio trick: D
 estimates log p*(x)/p_θ(x) for the likelihood term, C estimates log q(ẑ)/p(z) for the KL term, and a
-λ-weighted L1 reconstruction replaces the likelihood's synthetic term. Four separate updates.
+λ-weighted L1 reconstruction replaces the likelihood's synthetic term.
+
+One training step, in the order the loop runs it; all four phases run every step (phase.every = 1), as four
+separate updates (Algorithm 1):
+  shared:  z ~ N(0, I),  ẑ = E(x),  x̂ = G(ẑ),  x' = G(z),  rec = ‖x − x̂‖₁      once, before the phases (begin_step)
+  1. D  updates D:  −log σ(D(x)) − log(1 − σ(D(x̂))) − log(1 − σ(D(x')))     x̂ and x' detached
+  2. C  updates C:  −log σ(C(z)) − log(1 − σ(C(ẑ)))                         prior codes real, ẑ detached
+  3. E  updates E:  λ·rec                                                    λ = model_args.lam
+                    + adv(C(ẑ))                                              KL term: ẑ should look like p(z)
+  4. G  updates G:  λ·rec                                                    through E as it was before phase 3
+                    + adv(D(x̂)) + adv(D(x'))                                 likelihood term: x̂ and x' should look real
+adv(logit) = −log σ(logit) (model_args.adversarial=nonsaturating, the default) or −logit (ratio). E and G are
+judged by the C and D updated earlier in the same step. tricks.feature_matching applies to the x' term only,
+tricks.label_smoothing to D's real target only (not C's).
 
 Note: arXiv v1's Algorithm 1 swaps the prior/posterior terms of the code discriminator; here, as in the
 text, prior codes z ~ p(z) are C's *real* class and encoder codes ẑ = E(x) its fakes. C has no batch norm.
@@ -32,6 +46,8 @@ class AlphaGAN(Model):
         "lam": 10.0,  # λ, weight of the L1 reconstruction ‖x − x̂‖₁ (summed over dimensions)
         "adversarial": "nonsaturating",  # E's and G's adversarial form: nonsaturating −log σ(logit), or ratio −logit
     }
+    choices = {"adversarial": losses.ADVERSARIAL_FORMS}
+    positive = ("lam",)  # λ = 0 would drop the reconstruction that ties E to G
 
     def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
         super().__init__(shape, cfg)
@@ -75,7 +91,7 @@ class AlphaGAN(Model):
 
     def loss_E(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
         lam, form = self.arg["lam"], self.arg["adversarial"]
-        code_adv = losses.adversarial(self.nets["C"](s.z_hat), form)  # KL term by density ratio: ẑ should look like p(z)
+        code_adv = losses.adversarial(self.nets["C"](s.z_hat), form)  # KL term by density ratio: ẑ like p(z)
         return lam * s.rec + code_adv, {"rec": s.rec}
 
     def loss_G(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:

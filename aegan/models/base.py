@@ -7,9 +7,11 @@ gets which gradient is visible in one place; a model only says what each phase m
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -38,6 +40,9 @@ class Model(nn.Module):
     samplers: ClassVar[tuple[str, ...]] = ("prior",)  # the first is the default for sample and eval
     has_D: ClassVar[bool] = False  # has a data discriminator, so the tricks.* switches apply
     args: ClassVar[dict[str, Any]] = {}  # model_args fields with their defaults (their types are checked)
+    choices: ClassVar[dict[str, Collection[str]]] = {}  # model_args with a fixed set of values -> the valid ones
+    positive: ClassVar[tuple[str, ...]] = ()  # numeric model_args that must be > 0 (a std; a weight a loss needs)
+    nonnegative: ClassVar[tuple[str, ...]] = ()  # numeric model_args that must be >= 0 (weights; 0 = term off)
 
     def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
         super().__init__()
@@ -50,7 +55,8 @@ class Model(nn.Module):
 
     @classmethod
     def check_args(cls, given: dict[str, Any]) -> dict[str, Any]:
-        """model_args merged over the model's defaults; unknown keys and wrong types are ConfigErrors."""
+        """model_args merged over the model's defaults. ConfigErrors: unknown keys, wrong types, a value outside
+        `choices`, a number that is not finite, or outside `positive` / `nonnegative`."""
         merged = dict(cls.args)
         for key, value in given.items():
             if key not in cls.args:
@@ -62,7 +68,23 @@ class Model(nn.Module):
             if type(value) is not type(default):
                 raise ConfigError(f"model_args.{key} expects a {type(default).__name__}, got {value!r}")
             merged[key] = value
+        for key, valid in cls.choices.items():
+            if merged[key] not in valid:
+                raise ConfigError(f"model_args.{key} must be one of {', '.join(valid)}; got {merged[key]!r}")
+        for key, value in merged.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"model_args.{key} must be a finite number (default {cls.args[key]!r}); "
+                                  f"got {value!r}")
+            if key in cls.positive and not value > 0:
+                raise ConfigError(f"model_args.{key} must be > 0 (default {cls.args[key]!r}); got {value!r}")
+            if key in cls.nonnegative and not value >= 0:
+                raise ConfigError(f"model_args.{key} must be >= 0 (default {cls.args[key]!r}); got {value!r}")
         return merged
+
+    def check_data(self, ds: Any) -> None:
+        """Refuse data this model's settings cannot describe (a ConfigError), before anything is written.
+
+        `ds` is the aegan.data.Dataset the run will train on (model scale: `ds.train`, `ds.kind`)."""
 
     @staticmethod
     def defaults(kind: str) -> dict[str, Any]:
@@ -143,6 +165,23 @@ class Model(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+
+BERNOULLI_SLACK = 1e-5  # float rounding of data that lies exactly on ±1 (e.g. balanced binary vectors, standardized)
+
+
+def check_bernoulli_data(ds: Any, setting: str, instead: str) -> None:
+    """Refuse a Bernoulli likelihood (BCE) on data it would misread, as a ConfigError naming `instead`.
+
+    aegan.losses.reconstruction(kind="bce") reads x on the model's scale as Bernoulli means (x + 1) / 2 and clamps
+    them into [0, 1]: right for images (always in [−1, 1] there), wrong for any training value outside [−1, 1],
+    e.g. standardized vectors, whose targets it would silently clip."""
+    lo, hi = float(ds.train.min()), float(ds.train.max())
+    if lo < -1 - BERNOULLI_SLACK or hi > 1 + BERNOULLI_SLACK:
+        what = "standardized vectors" if ds.kind == "vector" else "values"
+        raise ConfigError(f"{setting} reads the data as Bernoulli means (x + 1) / 2, so it needs values in [-1, 1] "
+                          f"on the model's scale (images are), but {ds.name} holds {what} in [{lo:.3g}, {hi:.3g}]: "
+                          f"use {instead}")
 
 
 # Settings shared by the encoder models on vector data: the setting that covers every grid25 mode in about a

@@ -1,7 +1,16 @@
 """Generative adversarial network with the non-saturating generator loss.
 
-Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, arXiv:1406.2661.
-Networks: generator G: z -> x, discriminator D: x -> logit. MLPs for vectors, DCGAN conv nets for images.
+Goodfellow, Pouget-Abadie, Mirza, Xu, Warde-Farley, Ozair, Courville & Bengio, "Generative Adversarial Nets",
+NeurIPS 2014, arXiv:1406.2661. Networks: generator G: z -> x, discriminator D: x -> logit (MLPs for vectors,
+DCGAN conv nets for images).
+
+One training step, in the order the loop runs it; both phases run every step (phase.every = 1):
+  shared:  z ~ N(0, I),  x' = G(z)                      once, before the phases (begin_step)
+  1. D  updates D:  −log σ(D(x)) − log(1 − σ(D(x')))    Eq. (1), x' detached
+  2. G  updates G:  −log σ(D(x'))                        non-saturating form, §3; D as just updated in phase 1
+tricks.label_smoothing changes D's real target; tricks.feature_matching adds ‖mean f(x) − mean f(x')‖² to G's
+term (or replaces it, tricks.feature_matching_only). When those tricks are on, the loop adds R1 to D's phase
+(every tricks.r1_every steps) and historical averaging to both phases.
 """
 
 from __future__ import annotations

@@ -1,9 +1,14 @@
 """Variational autoencoder: the negative ELBO with a Gaussian encoder and the analytic KL to N(0, I).
 
-Kingma & Welling 2014, "Auto-Encoding Variational Bayes", arXiv:1312.6114.
-Networks: encoder E: x -> (μ, log σ²), decoder G: z -> x. Loss per example (Eq. 10):
-  −ELBO = −E_q[log p(x|z)] + KL(q(z|x) ‖ N(0, I)),   z = μ + σ·ε (reparameterisation, §2.4).
-The likelihood is Gaussian with fixed std `sigma` (‖x − x̂‖² / 2σ², up to a constant) or Bernoulli (BCE).
+Kingma & Welling, "Auto-Encoding Variational Bayes", 2014, arXiv:1312.6114.
+Networks: encoder E: x -> (μ, log σ²), decoder G: z -> x.
+
+One training step: one phase, run every step (phase.every = 1); the loss per example is Eq. (10):
+  1. VAE  updates E and G:  −ELBO = −log p(x|z) + KL(q(z|x) ‖ N(0, I)),  z = μ + σ ⊙ ε, ε ~ N(0, I)   (§2.4)
+      −log p(x|z) = ‖x − G(z)‖² / 2σ_x² + const    model_args.likelihood=gaussian, σ_x = model_args.sigma (fixed)
+                  = BCE(x, G(z))                   model_args.likelihood=bernoulli (images)
+      KL          = ½ Σ (μ² + σ² − log σ² − 1)     Appendix B, analytic; σ² the posterior's variance
+One ε per example, drawn inside the phase (begin_step only passes x on).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import torch
 
 from aegan import losses
 from aegan.config import Config
-from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase
+from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase, check_bernoulli_data
 from aegan.nets import build_decoder, build_encoder
 
 
@@ -27,6 +32,8 @@ class VAE(Model):
         "likelihood": "gaussian",  # gaussian (fixed std `sigma`) | bernoulli (images)
         "sigma": 0.1,  # std of the Gaussian likelihood, on the model's scale
     }
+    choices = {"likelihood": ("gaussian", "bernoulli")}
+    positive = ("sigma",)
 
     def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
         super().__init__(shape, cfg)
@@ -37,6 +44,10 @@ class VAE(Model):
     @staticmethod
     def defaults(kind: str) -> dict[str, Any]:
         return ENCODER_VECTOR_DEFAULTS if kind == "vector" else {}
+
+    def check_data(self, ds: Any) -> None:
+        if self.arg["likelihood"] == "bernoulli":
+            check_bernoulli_data(ds, "model_args.likelihood=bernoulli", "model_args.likelihood=gaussian")
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, log_var = self.nets["E"](x).chunk(2, dim=1)

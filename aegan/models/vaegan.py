@@ -1,11 +1,19 @@
 """VAE-GAN: a VAE whose reconstruction error is measured in a discriminator's feature space.
 
-Larsen, Sønderby, Larochelle & Winther 2016, "Autoencoding beyond pixels using a learned similarity
-metric", arXiv:1512.09300. Networks: encoder E: x -> (μ, log σ²), decoder G, discriminator D with
-features D_l (its penultimate layer). Losses (§2, Algorithm 1), x̃ = G(z̃), z̃ ~ q(z|x), x_p = G(z_p), z_p ~ N(0, I):
-  L_prior = KL(q(z|x) ‖ p(z));  L_llike = ‖D_l(x) − D_l(x̃)‖² (Gaussian in feature space, Eq. 6)
-  E: L_prior + L_llike;  G: γ·L_llike − L_GAN (non-saturating);  D: L_GAN on x vs x̃ and x_p.
-The GAN loss does not reach E.
+Larsen, Sønderby, Larochelle & Winther, "Autoencoding beyond pixels using a learned similarity metric", 2016,
+arXiv:1512.09300. Networks: encoder E: x -> (μ, log σ²), decoder G: z -> x, discriminator D: x -> logit with
+features D_l (its penultimate layer).
+
+One training step, in the order the loop runs it; all three phases run every step (phase.every = 1):
+  shared:  μ, log σ² = E(x),  z̃ = μ + σ ⊙ ε,  x̃ = G(z̃),  z_p ~ N(0, I),  x_p = G(z_p),
+           L_prior = KL(q(z|x) ‖ N(0, I))                               once, before the phases (begin_step)
+  1. D  updates D:  L_GAN = −log σ(D(x)) − log(1 − σ(D(x̃))) − log(1 − σ(D(x_p)))     x̃ and x_p detached
+  2. E  updates E:  L_prior                                               analytic KL, §2.1
+                    + L_llike = ½‖D_l(x) − D_l(x̃)‖²                       Eq. (6) up to a constant, D_l(x) detached
+  3. G  updates G:  γ·L_llike                                             γ = model_args.gamma, §2.3
+                    − log σ(D(x̃)) − log σ(D(x_p))                         −L_GAN, non-saturating
+The GAN loss does not reach E. Algorithm 1 takes all three gradients at the same weights; here phases 2 and 3
+compute D_l and D with the D just updated in phase 1. tricks.feature_matching applies to the x_p term only.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ class VAEGAN(Model):
     has_D = True
     samplers = ENCODER_SAMPLERS
     args = {"gamma": 1.0}  # γ, weight of L_llike in G's loss (content vs style, §2.3)
+    nonnegative = ("gamma",)  # γ = 0: G learns from the GAN loss alone
 
     def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
         super().__init__(shape, cfg)
