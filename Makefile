@@ -16,8 +16,11 @@ $(BIN)/aegan: pyproject.toml
 demo: $(BIN)/aegan
 	$(BIN)/aegan demo
 
+# Lint (ruff), the layers contract (import-linter), then the tests on every core (pytest-xdist).
 test: $(BIN)/aegan
-	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check aegan tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -n auto
 
 speed: $(BIN)/aegan
 	$(BIN)/python benchmarks/speed.py --json

@@ -8,8 +8,8 @@ Every failure is a `DataError` with one line saying what is wrong and what to do
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from aegan.data.base import Dataset, Transform
 from aegan.data.images import digits, fashion_mnist, from_array, from_array_file, from_folder
@@ -28,7 +28,8 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
 NAMES: tuple[str, ...] = tuple(LOADERS)
 ARRAY_SUFFIXES = (".npy", ".npz")
 
-__all__ = ["Dataset", "StackedDataset", "Transform", "NAMES", "LOADERS", "load", "ring8", "grid25", "digits", "fashion_mnist",
+__all__ = ["Dataset", "StackedDataset", "Transform", "NAMES", "LOADERS", "load", "ring8", "grid25", "digits",
+           "fashion_mnist",
            "from_array", "from_array_file", "from_folder", "stacked_digits", "stacked_fashion_mnist"]
 
 

@@ -64,7 +64,7 @@ class Transform:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Transform":
+    def from_json(cls, d: dict[str, Any]) -> Transform:
         return cls(**d)
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-import zlib
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -348,7 +348,7 @@ def load_array_file(path: Path, name: str) -> tuple[np.ndarray, np.ndarray | Non
         raise DataError(f"cannot read {name} ({_one_line(e)}): the file is corrupt or truncated; save it again") from e
 
 
-def _pick_npz_arrays(npz: "np.lib.npyio.NpzFile", name: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _pick_npz_arrays(npz: np.lib.npyio.NpzFile, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     """The data array of an .npz (its only array, or 'x' / 'data' / 'images') and labels 'y' / 'labels'."""
     keys = list(npz.files)
     if not keys:

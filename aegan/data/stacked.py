@@ -11,8 +11,8 @@ c₀·K² + c₁·K + c₂ for K base classes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -31,7 +31,8 @@ class StackedDataset(Dataset):
     base: Dataset | None = None
 
 
-def _stack(x: torch.Tensor, y: torch.Tensor, n: int, classes: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _stack(x: torch.Tensor, y: torch.Tensor, n: int, classes: int,
+           g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """n stacked images (n, STACK, H, W) from single-channel x (N, 1, H, W), and their class-triple labels (n,)."""
     idx = torch.randint(len(x), (n, STACK), generator=g)
     images = x[idx, 0]  # (n, STACK, H, W)

@@ -1,8 +1,8 @@
 """DCGAN-style convolutional nets sized from the image shape (Radford et al. 2016, arXiv:1511.06434).
 
 The spatial size is halved by stride-2 convolutions `n` times, as often as both sides stay even and
-at least 4 (at most 4 times; tiny images go to 2): 28x28 -> 14 -> 7, 8x8 -> 4 -> 2, 32x32 -> 16 -> 8 -> 4. Channels double at
-each halving, starting from `width`. Odd or tiny sizes get stride-1 3x3 convolutions instead.
+at least 4 (at most 4 times; tiny images go to 2): 28x28 -> 14 -> 7, 8x8 -> 4 -> 2, 32x32 -> 16 -> 8 -> 4.
+Channels double at each halving, starting from `width`. Odd or tiny sizes get stride-1 3x3 convolutions instead.
 The decoder mirrors the encoder with transposed convolutions and ends in tanh (images live in [-1, 1]).
 """
 
@@ -36,7 +36,7 @@ class ConvEncoder(nn.Module):
         layers: list[nn.Module] = []
         ch = c
         if n == 0:  # odd or tiny images: two stride-1 blocks
-            for i in range(2):
+            for _ in range(2):
                 layers += [nn.Conv2d(ch, width, 3, 1, 1), nn.LeakyReLU(0.2)]
                 ch = width
         for i in range(n):

@@ -52,7 +52,8 @@ def with_minibatch_discrimination(net: nn.Module, kernels: int = 100, kernel_dim
     head = getattr(net, "head", None)
     if not isinstance(head, nn.Linear):
         raise ValueError(f"with_minibatch_discrimination needs a net whose .head is an nn.Linear (MLP or ConvEncoder), "
-                         f"got head {type(head).__name__}; apply it to the discriminator before wrapping it (e.g. in Pack)")
+                         f"got head {type(head).__name__}; apply it to the discriminator before wrapping it "
+                         f"(e.g. in Pack)")
     a, out = head.in_features, head.out_features
     net.head = nn.Sequential(MinibatchDiscrimination(a, kernels, kernel_dim), nn.Linear(a + kernels, out))
     return net

@@ -21,7 +21,6 @@ arrays are kept. `SAMPLERS` maps each name to its class.
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -29,6 +28,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from aegan.density_ratio import DensityRatio
 from aegan.errors import AeganError, CheckpointError
 from aegan.nets.mlp import MLP
