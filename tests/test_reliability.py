@@ -25,14 +25,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import CLI_TRAIN, assert_same_weights, checkpoint_steps, kill_after_checkpoint
 from PIL import Image
 from safetensors.torch import load_file
-from test_data import write_fashion
 
 import aegan
 import aegan.checkpoint
 from aegan.cli import main
+
+from helpers import CLI_TRAIN, assert_same_weights, checkpoint_steps, kill_after_checkpoint
+from test_data import write_fashion
 
 FAST = ["progress=false", "net.width=16", "net.depth=2"]
 

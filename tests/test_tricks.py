@@ -9,8 +9,13 @@ from torch import nn
 from aegan import losses, tricks
 from aegan.nets import MLP, ConvDecoder, ConvEncoder
 from aegan.nets.minibatch import MinibatchDiscrimination, with_minibatch_discrimination
-from aegan.nets.vbn import (VBNGenerator, VirtualBatchNorm, convert_batchnorm_to_vbn, insert_vbn_after_hidden_linears,
-                            reference_rows)
+from aegan.nets.vbn import (
+    VBNGenerator,
+    VirtualBatchNorm,
+    convert_batchnorm_to_vbn,
+    insert_vbn_after_hidden_linears,
+    reference_rows,
+)
 
 
 def test_minibatch_discrimination_collapsed_vs_diverse_batch():

@@ -12,7 +12,9 @@ evaluator, trained once and cached under a fingerprint of the data:
 
 Cache: `$AEGAN_CACHE/evaluators/<fingerprint>/` (default `~/.cache/aegan`), safetensors + JSON via aegan.records.
 The fingerprint hashes the training images and labels (on the model's scale) and the evaluator's version, so a
-changed data set or a changed recipe trains a new evaluator instead of reusing a stale one.
+changed data set or a changed recipe trains a new evaluator instead of reusing a stale one. Processes that share
+the cache (parallel test workers, several `aegan eval` at once) take a file lock (`<fingerprint>/train.lock`)
+around "read the cache, else train and write": one trains, the others wait for it and then read its evaluator.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
+from filelock import FileLock, Timeout
 from torch import nn
 
 from aegan.data.base import Dataset
@@ -38,6 +42,7 @@ FORMAT = "aegan-evaluator"
 FEATURES = 128  # width of the feature layer
 BATCH = 128
 LR = 1e-3
+MAX_SHIFT = 0  # random translation of the classifier's training batches, in pixels; 0 = no augmentation
 
 
 def cache_root() -> Path:
@@ -161,29 +166,59 @@ def for_data(ds: Dataset, log: Callable[[str], None] = lambda m: print(m, file=s
     if ds.kind != "image":
         raise DataError(f"{ds.name} is vector data: image metrics need image data")
     folder = cache_root() / "evaluators" / fingerprint(ds)
-    fix = f"delete {folder} to train it again"
     kind = "classifier" if ds.labels_train is not None else "autoencoder"
-    stored = read_record(folder, kind, format=FORMAT, version=VERSION, what="evaluator", fix=fix)
-    if stored is not None:
-        tensors, info = stored
-        try:
-            net = _new_net(ds, info)
-            net.load_state_dict(tensors)
-        except (KeyError, RuntimeError, TypeError) as e:
-            raise CheckpointError(f"stored evaluator {folder} does not fit {ds.name} ({type(e).__name__}): "
-                                  f"{fix}") from None
-        return Evaluator(net, info)
+    evaluator = _load(ds, folder, kind)  # the usual case, without a lock: records are written atomically
+    if evaluator is not None:
+        return evaluator
     try:  # before training, so that no work is lost to an unwritable cache
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise AeganError(f"cannot create the evaluator cache {folder} ({e.strerror or e}): set AEGAN_CACHE to a "
                          f"writable folder") from None
-    log(f"aegan: training the {kind} evaluator of {ds.name} once (cached in {folder}) ...")
-    net, info = train_evaluator(ds, kind)
-    write_record(folder, kind, net.state_dict(), info, format=FORMAT, version=VERSION)
+    lock = _lock(folder, log, f"the {kind} evaluator of {ds.name}")
+    try:
+        evaluator = _load(ds, folder, kind)  # trained by the process we waited for
+        if evaluator is not None:
+            return evaluator
+        log(f"aegan: training the {kind} evaluator of {ds.name} once (cached in {folder}) ...")
+        net, info = train_evaluator(ds, kind)
+        write_record(folder, kind, net.state_dict(), info, format=FORMAT, version=VERSION)
+    finally:
+        lock.release()
     evaluator = Evaluator(net, info)
     log(f"aegan: {evaluator.describe()} ({info['train_s']:.0f} s)")
     return evaluator
+
+
+def _lock(folder: Path, log: Callable[[str], None], what: str) -> FileLock:
+    """folder/train.lock, acquired: at once, or after the process that holds it (training `what`) is done."""
+    lock = FileLock(folder / "train.lock")
+    try:
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log(f"aegan: another process is making {what}: waiting for it (lock {lock.lock_file}) ...")
+            lock.acquire()
+    except OSError as e:  # a read-only cache without the evaluator, say
+        raise AeganError(f"cannot lock the evaluator cache {folder} ({e.strerror or e}): set AEGAN_CACHE to a "
+                         f"writable folder") from None
+    return lock
+
+
+def _load(ds: Dataset, folder: Path, kind: str) -> Evaluator | None:
+    """The evaluator stored in `folder`, or None when there is none yet."""
+    fix = f"delete {folder} to train it again"
+    stored = read_record(folder, kind, format=FORMAT, version=VERSION, what="evaluator", fix=fix)
+    if stored is None:
+        return None
+    tensors, info = stored
+    try:
+        net = _new_net(ds, info)
+        net.load_state_dict(tensors)
+    except (KeyError, RuntimeError, TypeError) as e:
+        raise CheckpointError(f"stored evaluator {folder} does not fit {ds.name} ({type(e).__name__}): "
+                              f"{fix}") from None
+    return Evaluator(net, info)
 
 
 def _new_net(ds: Dataset, info: dict[str, Any]) -> EvaluatorNet:
@@ -194,7 +229,8 @@ def _new_net(ds: Dataset, info: dict[str, Any]) -> EvaluatorNet:
 
 def train_evaluator(ds: Dataset, kind: str, seed: int = 0) -> tuple[EvaluatorNet, dict[str, Any]]:
     """Adam (lr 1e-3, cosine-decayed) on mini-batches of 128 for max(3 epochs, 2,000 steps), at most 6,000 steps.
-    Classifier: cross-entropy, with random shifts of up to side/14 pixels. Autoencoder: mean squared error."""
+    Classifier: cross-entropy on the training images as they are, without augmentation (MAX_SHIFT = 0; `_shift`
+    would translate each batch by up to MAX_SHIFT pixels). Autoencoder: mean squared error."""
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     x, y = ds.train, ds.labels_train
@@ -203,7 +239,6 @@ def train_evaluator(ds: Dataset, kind: str, seed: int = 0) -> tuple[EvaluatorNet
         assert y is not None
         info["classes"] = int(y.max()) + 1
     net = _new_net(ds, info)
-    max_shift = 0
     steps = min(max(3 * math.ceil(len(x) / BATCH), 2000), 6000)
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
@@ -213,7 +248,7 @@ def train_evaluator(ds: Dataset, kind: str, seed: int = 0) -> tuple[EvaluatorNet
         idx = torch.randint(len(x), (min(BATCH, len(x)),), generator=g)
         xb = x[idx].float()
         if kind == "classifier":
-            loss = F.cross_entropy(net(_shift(xb, g, max_shift)), y[idx])  # type: ignore[index]
+            loss = F.cross_entropy(net(_shift(xb, g, MAX_SHIFT)), y[idx])  # type: ignore[index]
         else:
             loss = F.mse_loss(net(xb), xb.flatten(1))
         opt.zero_grad(set_to_none=True)
