@@ -30,6 +30,16 @@ def _positive(kind: str):
     return parse
 
 
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--minutes must be a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"--minutes must be a positive number, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="aegan", description="Autoencoder GANs and mode-collapse measurement.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -41,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model name, then config overrides such as optim.lr=1e-4 net.width=256")
     t.add_argument("--data", help="ring8, grid25, digits, fashion-mnist, a .npy/.npz file or a folder of images")
     t.add_argument("--steps", type=_positive("--steps"))
+    t.add_argument("--minutes", type=_minutes, metavar="M",
+                   help="wall-time budget: train for M minutes (steps from the measured step time; --steps caps them)")
     t.add_argument("--batch-size", type=_positive("--batch-size"))
     t.add_argument("--seed", type=int)
     t.add_argument("--out", help="run folder (default: runs/MODEL-DATA, numbered if taken)")
@@ -89,8 +101,9 @@ def cmd_train(a: argparse.Namespace) -> int:
 
     if a.resume:
         if a.args or a.data or a.config or a.batch_size or a.seed is not None or a.out:
-            raise AeganError("--resume RUN continues RUN with its own config: give only --resume (and --steps)")
-        run = resume(a.resume, steps=a.steps)
+            raise AeganError("--resume RUN continues RUN with its own config: give only --resume (and --steps or "
+                             "--minutes)")
+        run = resume(a.resume, steps=a.steps, minutes=a.minutes)
     else:
         if not a.args:
             raise AeganError("name a model, e.g. `aegan train gan --data grid25`, or continue a run with --resume RUN")
@@ -100,7 +113,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         if not a.data:
             raise AeganError(f"say which data to train on: aegan train {model} --data SPEC")
         run = train(model, a.data, steps=a.steps, out=a.out, seed=a.seed, batch_size=a.batch_size,
-                              config=a.config, overrides=overrides, overwrite=a.overwrite)
+                    config=a.config, overrides=overrides, overwrite=a.overwrite, minutes=a.minutes)
     print(f"trained {run.config.model} on {run.config.data} to step {run.step}: {run.path}")
     return 0
 

@@ -87,6 +87,8 @@ class Config:
     model: str = "gan"
     data: str = "ring8"
     steps: int = 2000  # optimizer steps of the training loop (each step runs every due phase once)
+    minutes: float = 0.0  # wall-time budget of training; 0 = none. With a budget, steps = minutes·60 / step_seconds
+    step_seconds: float = 0.0  # seconds per step measured when the budgeted run started (0 = not measured yet)
     batch_size: int = 0  # global batch; 0 = 256 for vectors, 64 for images
     seed: int = 0
     log_every: int = 50  # steps between metrics.jsonl / TensorBoard records
@@ -120,6 +122,8 @@ class Config:
                 raise ConfigError(f"{key} must be a finite number, got {value}")
         checks = [
             (self.steps >= 1, f"steps must be at least 1, got {self.steps}"),
+            (self.minutes >= 0 and self.step_seconds >= 0,
+             f"minutes is a wall-time budget, 0 = none; got {self.minutes}"),
             (0 <= self.seed <= MAX_SEED, f"seed must lie in 0..{MAX_SEED} (NumPy's and scikit-learn's seed range); "
                                          f"got {self.seed}"),
             (self.batch_size >= 0, f"batch_size must be positive (0 = default), got {self.batch_size}"),

@@ -25,9 +25,10 @@ from aegan import checkpoint, monitor
 from aegan import data as data_lib
 from aegan.config import Config, read_yaml, set_value
 from aegan.errors import AeganError, CheckpointError
+from aegan.loop import budget
 from aegan.loop.configure import make_config
-from aegan.loop.distributed import Engine, average_gradients, on_rank_zero, start_fabric
-from aegan.loop.hooks import Loop, flush_log, rollback, save, watch_collapse
+from aegan.loop.distributed import Engine, average_gradients, make_optimizers, on_rank_zero, start_fabric
+from aegan.loop.hooks import Loop, budget_spent, flush_log, rollback, save, watch_collapse
 from aegan.loop.run_folder import RunLog, prepare_out
 from aegan.loop.state import Progress, restore_state
 from aegan.loop.steps import BatchOrder, StepNoise, lr_at
@@ -53,14 +54,13 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
     torch.manual_seed(cfg.seed)  # every process builds the same initial weights
     model = build_model(cfg, ds.shape).to(fabric.device)
     nets, phases = dict(model.nets.items()), model.phases()
-    optimizers = {p.name: fabric.setup_optimizers(torch.optim.Adam(
-        [q for n in p.nets for q in nets[n].parameters()], lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2)))
-        for p in phases}
+    optimizers = make_optimizers(cfg, nets, phases, fabric)
     loop_tricks, rank0 = LoopTricks(cfg, model, nets), fabric.is_global_zero
     state = checkpoint.latest(out / "checkpoints") if resume else None
     progress = restore_state(state, nets, optimizers, loop_tricks) if state is not None else Progress()
-    if progress.step >= cfg.steps:
-        print(f"aegan: {out} already reached step {progress.step} of {cfg.steps}; nothing to do")
+    if progress.step >= cfg.steps or (cfg.minutes and progress.elapsed_s >= cfg.minutes * 60):
+        print(f"aegan: {out} already reached step {progress.step} of {cfg.steps} "
+              f"({progress.elapsed_s / 60:.1f} min of training); nothing to do")
         return Run.load(out)
     if rank0:
         checkpoint.atomic_write_text(out / "config.yaml", cfg.to_yaml())
@@ -89,9 +89,10 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
                                       loop_tricks))
             step = loop.progress.step = step + 1
             bar.update(1)
-            log_due = step % cfg.log_every == 0 or step == cfg.steps
-            picture_due = step % cfg.sample_every == 0 or step == cfg.steps
-            checkpoint_due = step % cfg.checkpoint_every == 0 or step == cfg.steps
+            last = step == cfg.steps or budget_spent(loop)  # every hook runs at the last step
+            log_due = step % cfg.log_every == 0 or last
+            picture_due = step % cfg.sample_every == 0 or last
+            checkpoint_due = step % cfg.checkpoint_every == 0 or last
             # read in every process at the same steps: the processes agree on a failure by an all-reduce
             if log_due or picture_due or checkpoint_due:
                 failure = loop.engine.watch.first(fabric.world_size)
@@ -107,7 +108,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
                 loop.log.write(record)
             if checkpoint_due or stop:
                 save(loop)
-            if stop:
+            if stop or last:
                 break
     except OSError as e:
         raise AeganError(f"cannot write to run folder {out} at step {loop.progress.step}: {e.strerror or e}; the "
@@ -182,25 +183,34 @@ def _set_trainable(params: dict[str, list[torch.Tensor]], trainable: Any) -> Non
 
 def train(model: str, data: str, *, steps: int | None = None, out: str | Path | None = None,
           seed: int | None = None, batch_size: int | None = None, config: str | Path | None = None,
-          overrides: Sequence[str] | dict[str, Any] = (), overwrite: bool = False) -> Run:
+          overrides: Sequence[str] | dict[str, Any] = (), overwrite: bool = False,
+          minutes: float | None = None) -> Run:
     """Train `model` on `data` and return the finished run. See DESIGN §4b.
+
+    `minutes`: a wall-time budget; steps are then what fits in it (at most `steps` if given too).
 
     >>> run = aegan.train("gan", data="grid25", steps=2000, out="runs/g", seed=0)
     """
     cfg, ds = make_config(model, data, steps=steps, batch_size=batch_size, seed=seed, config_file=config,
-                          overrides=overrides)
+                          overrides=overrides, minutes=minutes)
     fabric = start_fabric(cfg)
+    if cfg.minutes:
+        budget.plan(cfg, ds, fabric, train_step, cap=steps)
     return fit(cfg, ds, on_rank_zero(fabric, lambda: prepare_out(out, cfg, overwrite)), fabric=fabric)
 
 
-def resume(run_dir: str | Path, steps: int | None = None) -> Run:
-    """Continue `run_dir` from its newest good checkpoint (optionally to a new total of `steps`)."""
+def resume(run_dir: str | Path, steps: int | None = None, minutes: float | None = None) -> Run:
+    """Continue `run_dir` from its newest good checkpoint (optionally to a new total of `steps` or `minutes`)."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise CheckpointError(f"{run_dir} is not an aegan run folder (no config.yaml): nothing to resume")
     cfg = Config.from_dict(read_yaml(run_dir / "config.yaml"))
     if steps is not None:
         set_value(cfg, "steps", steps)
+    if minutes is not None:  # a new total budget: the schedule spans it, at the step time measured before
+        set_value(cfg, "minutes", float(minutes))
+        cfg.step_seconds = cfg.step_seconds or round(budget.measured_step_seconds(run_dir), 6)
+        cfg.steps = budget.budget_steps(cfg.minutes, cfg.step_seconds, steps)
     cfg.validate()
     ds = data_lib.load(cfg.data)
     stored = json.loads((run_dir / "data.json").read_text()) if (run_dir / "data.json").is_file() else None

@@ -16,7 +16,8 @@ from aegan.errors import ConfigError
 
 def make_config(model: str, data: str, *, steps: int | None = None, batch_size: int | None = None,
                 seed: int | None = None, config_file: str | Path | None = None,
-                overrides: Sequence[str] | dict[str, Any] = ()) -> tuple[Config, data_lib.Dataset]:
+                overrides: Sequence[str] | dict[str, Any] = (),
+                minutes: float | None = None) -> tuple[Config, data_lib.Dataset]:
     """Defaults <- the model's defaults for the data kind <- config file <- flags and key=value overrides."""
     model_cls = models.get(model)
     ds = data_lib.load(data)
@@ -34,7 +35,7 @@ def make_config(model: str, data: str, *, steps: int | None = None, batch_size: 
         if key in ("model", "data"):
             raise ConfigError(f"set {key} as the command's argument, not as an override")
         set_value(cfg, key, value)
-    for key, value in (("steps", steps), ("batch_size", batch_size), ("seed", seed)):
+    for key, value in (("steps", steps), ("batch_size", batch_size), ("seed", seed), ("minutes", minutes)):
         if value is not None:
             set_value(cfg, key, value)
     resolve_defaults(cfg, ds.kind)
@@ -50,7 +51,9 @@ def resolve_defaults(cfg: Config, kind: str) -> None:
     cfg.net.width = cfg.net.width or (128 if vector else 64)
     cfg.net.latent_dim = cfg.net.latent_dim or (8 if vector else 64)
     cfg.batch_size = cfg.batch_size or (256 if vector else 64)
-    cfg.sample_every = cfg.sample_every or max(1, cfg.steps // 8)
-    cfg.checkpoint_every = cfg.checkpoint_every or max(1, cfg.steps // 8)
     if vector and cfg.fabric.threads == 0:
         cfg.fabric.threads = 1  # small MLPs step faster on one CPU thread than on two (measured: 13 vs 17 ms)
+    if cfg.minutes and not cfg.step_seconds:
+        return  # steps are known once the step time is measured (aegan/loop/budget.py); resolved again then
+    cfg.sample_every = cfg.sample_every or max(1, cfg.steps // 8)
+    cfg.checkpoint_every = cfg.checkpoint_every or max(1, cfg.steps // 8)

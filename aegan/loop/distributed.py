@@ -17,6 +17,7 @@ from lightning_fabric import Fabric
 from aegan.config import Config
 from aegan.errors import AeganError, ConfigError
 from aegan.loop.divergence import DivergenceWatch
+from aegan.models import Phase
 
 
 @dataclass
@@ -55,6 +56,14 @@ def start_fabric(cfg: Config) -> Fabric:
         raise ConfigError(f"fabric.strategy={f.strategy} is not supported: use fabric.strategy=ddp, which starts "
                           f"one process per device re-running the same command") from None
     return fabric
+
+
+def make_optimizers(cfg: Config, nets: dict[str, torch.nn.Module], phases: Sequence[Phase],
+                    fabric: Fabric) -> dict[str, Any]:
+    """One Adam per phase, over the phase's networks, set up by Fabric (precision, device)."""
+    return {p.name: fabric.setup_optimizers(torch.optim.Adam(
+        [q for n in p.nets for q in nets[n].parameters()], lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2)))
+        for p in phases}
 
 
 def average_gradients(params: Sequence[torch.Tensor], world: int) -> None:

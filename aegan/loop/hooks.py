@@ -104,3 +104,16 @@ def rollback(loop: Loop, failure: str) -> None:
     loop.means.clear()
     loop.bar.n = step
     loop.bar.refresh()
+
+
+def budget_spent(loop: Loop) -> bool:
+    """True once training has used its wall-time budget (`--minutes`); rank 0's clock decides for every process."""
+    if not loop.cfg.minutes:
+        return False
+    spent = loop.seconds() >= loop.cfg.minutes * 60
+    if loop.fabric.world_size > 1:
+        spent = bool(loop.fabric.broadcast(spent))
+    if spent and loop.progress.step < loop.cfg.steps and loop.fabric.is_global_zero:
+        loop.bar.write(f"aegan: the budget of {loop.cfg.minutes:g} min is spent at step {loop.progress.step} of "
+                       f"{loop.cfg.steps} (training took longer per step than measured at the start)")
+    return spent

@@ -1,0 +1,115 @@
+"""Wall-time budgets: `--minutes M` trains for M minutes, so that methods can be compared at equal compute.
+
+A budget becomes a number of steps before training starts (`plan`): a few steps of a throwaway copy of the model
+are timed, and one sample picture, one checkpoint and one collapse-monitor check; the steps are what fits in M
+minutes with the run's 9 pictures and checkpoints and its monitor checks, recorded in config.yaml (`minutes`,
+`step_seconds`: the step time with the monitor's share, `steps`). The learning-rate schedule therefore spans the
+budget, and the run is a pure function of (seed, step) as any other: an interrupted run resumes exactly. The clock
+also guards the budget: if training takes longer than measured, the loop stops when the budget is spent, with a
+final checkpoint. The time of the measurement itself (a few seconds) is not counted.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from lightning_fabric import Fabric
+
+from aegan import data as data_lib
+from aegan import monitor
+from aegan.config import Config
+from aegan.errors import ConfigError
+from aegan.loop.configure import resolve_defaults
+from aegan.loop.distributed import Engine, make_optimizers
+from aegan.loop.divergence import DivergenceWatch
+from aegan.loop.run_folder import LossMeans
+from aegan.loop.state import Progress, save_state
+from aegan.loop.steps import BatchOrder, StepNoise
+from aegan.loop.tricks import LoopTricks
+from aegan.models import build_model
+from aegan.plots import generate_eval, picture
+
+HOOK_EVENTS = 9  # sample pictures and checkpoints of a run: every steps // 8, and at the end
+
+
+def seconds_per_step(step: Callable[[int], object], warmup: int = 2, seconds: float = 3.0, most: int = 30) -> float:
+    """Mean wall time of `step(i)` after `warmup` calls: at least 3 timed calls, at most `most` or `seconds`."""
+    for i in range(warmup):
+        step(i)
+    t0, n = time.perf_counter(), 0
+    while n < 3 or (n < most and time.perf_counter() - t0 < seconds):
+        step(warmup + n)
+        n += 1
+    return (time.perf_counter() - t0) / n
+
+
+def budget_steps(minutes: float, step_seconds: float, cap: int | None = None) -> int:
+    """Steps that fit in `minutes` at `step_seconds` each (at least 1), at most `cap` when given (--steps)."""
+    steps = max(1, int(minutes * 60 / step_seconds))
+    return min(steps, cap) if cap else steps
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def plan(cfg: Config, ds: data_lib.Dataset, fabric: Fabric, train_step: Callable[..., object],
+         cap: int | None = None) -> None:
+    """Turn `cfg.minutes` into `cfg.steps` (at most `cap`), measured on a throwaway model: rank 0's times serve every
+    process. `train_step` is the loop's (aegan.train.train_step)."""
+    if cfg.fabric.threads:
+        torch.set_num_threads(cfg.fabric.threads)
+    model = build_model(cfg, ds.shape).to(fabric.device)
+    nets, phases = dict(model.nets.items()), model.phases()
+    optimizers, x_train = make_optimizers(cfg, nets, phases, fabric), fabric.to_device(ds.train)
+    order = BatchOrder(len(ds.train), cfg.batch_size, cfg.seed, fabric.global_rank, fabric.world_size)
+    z = model.prior(64 if ds.kind == "image" else 2000, "cpu", generator=torch.Generator().manual_seed(0))
+    collapse = monitor.for_run(cfg, ds, model)
+    # the loop's own step: step noise, Fabric's backward, the divergence watch, the loop tricks, the loss sums
+    noise = StepNoise(model, cfg.seed, fabric.global_rank, fabric.world_size, fabric.device)
+    model.prior = noise  # type: ignore[method-assign]
+    engine = Engine(fabric.backward, fabric.autocast, fabric.world_size, DivergenceWatch(phases, fabric.device))
+    params, loop_tricks, means = {n: list(net.parameters()) for n, net in nets.items()}, LoopTricks(cfg, model, nets), \
+        LossMeans()
+
+    def step(i: int) -> None:
+        noise.start(i)
+        x = x_train[order.indices(i).to(x_train.device)]
+        means.add(train_step(model, nets, phases, optimizers, x, i, cfg.optim.lr, engine, params, loop_tricks))
+
+    step_s = seconds_per_step(step)
+    with tempfile.TemporaryDirectory(prefix="aegan-budget-") as tmp:
+        hook_s = _timed(lambda: picture(model, nets, z, ds.transform, ds.kind, ds.info().get("modes"),
+                                        Path(tmp) / "p.png"))
+        hook_s += _timed(lambda: save_state(Path(tmp), Progress(), nets, optimizers, loop_tricks, 1))
+    if collapse is not None:  # its share per step
+        step_s += _timed(lambda: collapse.check(generate_eval(model, nets, collapse.z))) / cfg.monitor.every
+    step_s, hook_s = (float(v) for v in fabric.broadcast((step_s, hook_s)))
+    cfg.step_seconds = round(step_s, 6)
+    cfg.steps = budget_steps(max(cfg.minutes - HOOK_EVENTS * hook_s / 60, cfg.minutes / 2), cfg.step_seconds, cap)
+    resolve_defaults(cfg, ds.kind)
+
+
+def measured_step_seconds(run_dir: Path) -> float:
+    """Seconds per step of an earlier run, from its metrics.jsonl (for `--resume RUN --minutes M` on a run that was
+    trained by steps): the last record's time_s over its step."""
+    last = None
+    path = run_dir / "metrics.jsonl"
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record.get("step", 0) > 0 and record.get("time_s", 0) > 0:
+            last = record
+    if last is None:
+        raise ConfigError(f"{run_dir} has no timed steps in metrics.jsonl, so --minutes cannot be turned into steps: "
+                          f"resume with --steps N instead")
+    return float(last["time_s"]) / int(last["step"])
