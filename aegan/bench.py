@@ -3,6 +3,9 @@
 Suites:
   modes   the given models (default gan, aae, alphagan) on ring8 and grid25, each with its default budget
   tricks  gan with each of the improved techniques alone and all together, next to alphagan, on ring8 and grid25
+  images  every model on fashion-mnist and stacked-fashion-mnist at equal wall time (--minutes, default 10), each
+          scored through its default sampler and, for the encoder models, through its prior too; plus the FD of
+          held-out reconstructions (how sharp the autoencoder is)
 
 Writes DIR/<variant>-<data>-s<seed>/ run folders, DIR/results.json (one row per run), DIR/table.md (mean ± std
 over seeds: aegan.tables.summary_table) and DIR/report.html. Runs already finished in DIR are scored again, not
@@ -18,10 +21,15 @@ from typing import Any
 
 from aegan.checkpoint import atomic_write_text
 from aegan.errors import AeganError
-from aegan.tables import summary_table
+from aegan.tables import mean_sd_table, summary_table
 
 DATASETS = ("ring8", "grid25")
 KEYS = ("modes_covered", "high_quality_fraction", "kl_modes", "train_s")
+IMAGE_DATASETS = ("fashion-mnist", "stacked-fashion-mnist")
+IMAGE_MODELS = ("gan", "ae", "aegan", "vae", "aae", "vaegan", "alphagan")
+IMAGE_KEYS = ("fd", "kid", "precision", "recall", "density", "coverage", "classifier_score", "msssim_samples",
+              "modes_covered", "kl_modes", "recon_error_test", "fd_recon", "steps", "train_s")
+IMAGE_MINUTES = 10.0
 
 # tricks suite: (variant name, model, overrides). Weights are the papers' or common values.
 TRICKS: dict[str, dict[str, Any]] = {
@@ -45,6 +53,8 @@ def variants(suite: str, models: list[str] | None) -> list[tuple[str, str, dict[
     if suite == "modes":
         chosen = models or ["gan", "aae", "alphagan"]
         return [(m, m, {}, GAN_STEPS if m == "gan" else None) for m in chosen]
+    if suite == "images":
+        return [(m, m, {}, None) for m in (models or IMAGE_MODELS)]
     if suite == "tricks":
         out = [("gan", "gan", {}, GAN_STEPS)]
         out += [(f"gan+{name}", "gan", o, GAN_STEPS) for name, o in TRICKS.items()]
@@ -53,11 +63,12 @@ def variants(suite: str, models: list[str] | None) -> list[tuple[str, str, dict[
         if models:
             out = [v for v in out if v[0] in models]
         return out
-    raise AeganError(f"unknown benchmark suite {suite!r}: use modes or tricks")
+    raise AeganError(f"unknown benchmark suite {suite!r}: use modes, tricks or images")
 
 
 def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: str | Path = "bench",
-              data: tuple[str, ...] = DATASETS, threads: int = 0) -> list[dict[str, Any]]:
+              data: tuple[str, ...] | None = None, threads: int = 0, minutes: float | None = None,
+              n: int = 10_000) -> list[dict[str, Any]]:
     from aegan.evaluate import evaluate
     from aegan.report import write_report
     from aegan.run import Run
@@ -65,10 +76,16 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: 
 
     if seeds < 1:
         raise AeganError(f"--seeds must be at least 1, got {seeds}")
+    chosen = variants(suite, models)
+    if suite == "images":
+        return run_images(chosen, seeds, Path(out), data or IMAGE_DATASETS, threads, minutes or IMAGE_MINUTES, n)
+    if minutes is not None:
+        raise AeganError(f"--minutes applies to the images suite; the {suite} suite uses each model's step budget")
+    data = data or DATASETS
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for name, model, overrides, steps in variants(suite, models):
+    for name, model, overrides, steps in chosen:
         for dataset in data:
             for seed in range(seeds):
                 folder = out / f"{name.replace('+', '_')}-{dataset}-s{seed}"
@@ -101,3 +118,67 @@ def run_train_seconds(folder: Path) -> float:
     """Training wall time of a run, from the last record of its metrics.jsonl (start-up and scoring excluded)."""
     lines = (folder / "metrics.jsonl").read_text().splitlines() if (folder / "metrics.jsonl").is_file() else []
     return float(json.loads(lines[-1])["time_s"]) if lines else 0.0
+
+
+def run_images(chosen: list[tuple[str, str, dict[str, Any], int | None]], seeds: int, out: Path,
+               data: tuple[str, ...], threads: int, minutes: float, n: int) -> list[dict[str, Any]]:
+    """The images suite: each variant × data set × seed trained for `minutes` of wall time, scored through its
+    default sampler and (encoder models) its prior; table.md groups rows by (variant, data, sampler)."""
+    from aegan.evaluate import evaluate
+    from aegan.report import write_report
+    from aegan.run import Run
+    from aegan.train import train
+
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for name, model, overrides, _ in chosen:
+        for dataset in data:
+            for seed in range(seeds):
+                folder = out / f"{name.replace('+', '_')}-{dataset}-s{seed}"
+                try:
+                    run = Run.load(folder)
+                    if not _budget_done(run, folder):
+                        raise AeganError(f"{folder} stopped before its budget was spent")
+                except AeganError:
+                    settings = {"progress": False, **({"fabric.threads": threads} if threads else {}), **overrides}
+                    run = train(model, dataset, minutes=minutes, out=folder, seed=seed, overrides=settings,
+                                overwrite=True)
+                common = {"variant": name, "model": model, "data": dataset, "seed": seed, "steps": run.step,
+                          "train_s": round(run_train_seconds(folder), 1)}
+                fd_recon = reconstruction_fd(run, n=min(n, 5000)) if run.model.has_encoder else None
+                samplers = list(dict.fromkeys(("prior", run.default_sampler)))  # prior first: eval.json
+                for sampler in samplers:  # keeps the default sampler's scores
+                    scores = evaluate(run, n=n, sampler=sampler, seed=seed)
+                    rows.append({**common, **scores, "fd_recon": fd_recon})
+                    print(f"{name:>10} {dataset:>22} seed {seed} {sampler:>8}: fd {scores.get('fd', 0):.1f}, "
+                          f"recall {scores.get('recall', 0):.3f}, coverage {scores.get('coverage', 0):.3f}, "
+                          f"kl_modes {scores.get('kl_modes', 0):.3f}, {run.step} steps", flush=True)
+                atomic_write_text(out / "results.json", json.dumps(rows, indent=1))
+    table = mean_sd_table(rows, ("variant", "data", "sampler"), IMAGE_KEYS)
+    atomic_write_text(out / "table.md", table)
+    print("\n" + table)
+    write_report(out)
+    return rows
+
+
+def reconstruction_fd(run: Any, n: int = 5000) -> float:
+    """FD, in the evaluator's features, between `n` held-out images and their reconstructions G(E(x)): how sharp the
+    autoencoder is (0 for a perfect one; the blur of an MSE autoencoder raises it)."""
+    import torch
+
+    from aegan.metrics import frechet_distance
+    from aegan.metrics.evaluator import for_data
+
+    ds = run.data()
+    x = ds.test[:n]
+    with torch.no_grad():
+        x_rec = torch.cat([run.model.generate(run.encode_model(x[i:i + 1000]).to(run.model.device)).float().cpu()
+                           for i in range(0, len(x), 1000)])
+    evaluator = for_data(ds)
+    return round(frechet_distance(evaluator.features(x), evaluator.features(x_rec)), 4)
+
+
+def _budget_done(run: Any, folder: Path) -> bool:
+    """A budgeted run is finished when it reached its steps or spent its minutes (the clock stopped it)."""
+    cfg = run.config
+    return run.step >= cfg.steps or (cfg.minutes > 0 and run_train_seconds(folder) >= cfg.minutes * 60)

@@ -80,12 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="write a self-contained report.html for a run or a folder of runs")
     r.add_argument("path")
 
-    b = sub.add_parser("bench",
-                       help="every method side by side on ring8 and grid25, over seeds (suites: modes, tricks)")
-    b.add_argument("suite", help="modes or tricks")
+    b = sub.add_parser("bench", help="every method side by side over seeds (suites: modes, tricks, images)")
+    b.add_argument("suite", help="modes or tricks (ring8, grid25), or images (fashion-mnist, stacked-fashion-mnist)")
     b.add_argument("--models", help="comma-separated models (modes) or variants (tricks) to run")
     b.add_argument("--seeds", type=_positive("--seeds"), default=5)
-    b.add_argument("--data", default="ring8,grid25", help="comma-separated data sets")
+    b.add_argument("--data", default=None, help="comma-separated data sets (default: the suite's)")
+    b.add_argument("--minutes", type=_minutes, default=None,
+                   help="images suite: wall-time budget per run (default 10)")
     b.add_argument("--out", default="bench")
     b.add_argument("--threads", type=int, default=0, help="torch CPU threads per run; 0 = torch's default")
 
@@ -184,8 +185,8 @@ def cmd_bench(a: argparse.Namespace) -> int:
     from aegan.bench import run_bench
 
     models = [m.strip() for m in a.models.split(",")] if a.models else None
-    run_bench(a.suite, models=models, seeds=a.seeds, out=a.out, data=tuple(d.strip() for d in a.data.split(",")),
-              threads=a.threads)
+    data = tuple(d.strip() for d in a.data.split(",")) if a.data else None
+    run_bench(a.suite, models=models, seeds=a.seeds, out=a.out, data=data, threads=a.threads, minutes=a.minutes)
     return 0
 
 

@@ -17,8 +17,8 @@ MISSING = "—"  # shown for a value a row does not have
 # `aegan bench`'s summary: one row per (variant, data set), mean ± std over seeds.
 SUMMARY_HEADER = ["variant", "data", "seeds", "modes covered", "high-quality fraction", "kl_modes", "train s"]
 
-__all__ = ["MISSING", "SUMMARY_HEADER", "fmt", "is_number", "markdown_table", "summary_rows", "summary_table",
-           "text_table"]
+__all__ = ["MISSING", "SUMMARY_HEADER", "fmt", "is_number", "markdown_table", "mean_sd_table", "summary_rows",
+           "summary_table", "text_table"]
 
 
 def is_number(x: object) -> bool:
@@ -80,6 +80,22 @@ def summary_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
                     _mean_sd(col["high_quality_fraction"], ".3f"), _mean_sd(col["kl_modes"], ".4f"),
                     _mean_sd(col["train_s"], ".0f")])
     return out
+
+
+def mean_sd_table(rows: list[dict[str, Any]], by: Sequence[str], keys: Sequence[str], spec: str = ".3g") -> str:
+    """Markdown: one row per distinct value of the `by` columns, `keys` as mean ± std over the rows (seeds) that share
+    it; a key no row of the group has is "—"."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r.get(k) for k in by), []).append(r)
+    out = []
+    for group, rs in groups.items():
+        cells = [fmt(v) for v in group] + [str(len(rs))]
+        for key in keys:
+            values = [float(r[key]) for r in rs if is_number(r.get(key))]
+            cells.append(_mean_sd(values, spec) if values else MISSING)
+        out.append(cells)
+    return markdown_table([*by, "seeds", *keys], out)
 
 
 def summary_table(rows: list[dict[str, Any]]) -> str:

@@ -54,3 +54,36 @@ def test_text_and_markdown_tables_write_cells_alike():
 
     assert [is_number(v) for v in (1, 2.5, np.float32(1), np.int64(2), True, np.bool_(True), "1", None)] == [
         True, True, True, True, False, False, False, False]
+
+
+def test_mean_sd_table_groups_and_leaves_missing_keys_empty():
+    from aegan.tables import mean_sd_table
+
+    rows = [{"variant": "aae", "data": "d", "sampler": s, "fd": f, "seed": i}
+            for i, (s, f) in enumerate([("gmm", 10.0), ("gmm", 14.0), ("prior", 30.0)])]
+    table = mean_sd_table(rows, ("variant", "data", "sampler"), ("fd", "recall"))
+    assert "| aae | d | gmm | 2 | 12 ± 2.83 | — |" in table
+    assert "| aae | d | prior | 1 | 30 ± 0 | — |" in table
+
+
+def test_images_suite_scores_each_run_through_its_prior_and_its_code_model(tmp_path, capsys):
+    from aegan.bench import run_bench
+
+    rows = run_bench("images", models=["gan", "aae"], seeds=1, out=tmp_path / "b", data=("digits",),
+                     minutes=0.03, n=200)
+    by = {(r["variant"], r["sampler"]): r for r in rows}
+    assert set(by) == {("gan", "prior"), ("aae", "prior"), ("aae", "gmm")}
+    assert by[("gan", "prior")]["fd_recon"] is None and by[("aae", "gmm")]["fd_recon"] > 0
+    assert all(r["steps"] >= 1 and "fd" in r and "recall" in r for r in rows)
+    table = (tmp_path / "b" / "table.md").read_text()
+    assert "| aae | digits | gmm | 1 |" in table and "fd_recon" in table
+    assert (tmp_path / "b" / "report.html").is_file()
+    again = run_bench("images", models=["aae"], seeds=1, out=tmp_path / "b", data=("digits",), minutes=0.03, n=200)
+    assert [r["steps"] for r in again] == [by[("aae", "gmm")]["steps"]] * 2  # finished runs are reused
+
+
+def test_minutes_only_for_the_images_suite():
+    from aegan.bench import run_bench
+
+    with pytest.raises(AeganError, match="--minutes applies to the images suite"):
+        run_bench("modes", minutes=1.0)
