@@ -7,11 +7,12 @@ import shutil
 
 import pytest
 import yaml
-from helpers import assert_same_weights, checkpoint_steps
 
 import aegan
 from aegan.cli import main
 from aegan.loop import budget
+
+from helpers import assert_same_weights, checkpoint_steps
 
 
 def _config(run_dir):
@@ -50,7 +51,7 @@ def test_the_clock_stops_the_run_with_a_final_checkpoint_and_resume_extends_the_
 
 def test_a_budgeted_run_resumes_exactly(tmp_path, tiny):
     # the step cap fixes the steps whatever this machine's speed, so two runs plan the same schedule
-    args = dict(data="ring8", minutes=5, steps=40, seed=3, overrides={**tiny, "checkpoint_every": 10})
+    args = {"data": "ring8", "minutes": 5, "steps": 40, "seed": 3, "overrides": {**tiny, "checkpoint_every": 10}}
     full = aegan.train("gan", out=tmp_path / "full", **args)
     cut = aegan.train("gan", out=tmp_path / "cut", **args)
     assert _config(full.path)["steps"] == _config(cut.path)["steps"] == 40
