@@ -1,9 +1,10 @@
 """Scoring a run, or samples from any source: the eval.json keys of DESIGN §3.
 
 `evaluate(run)` draws samples with a named sampler, scores them and draws the pictures the report shows next to
-the numbers (RUN/report/*.png): the scored samples, and for encoder models held-out reconstructions and latent
-interpolations. `evaluate_samples(file, data)` scores an array of samples made by anything (another library
-included) against a data set. Image data is scored in the features of the data set's evaluator network
+the numbers (RUN/report/*.png, described in RUN/report/pictures.json): the scored samples, and for encoder models
+prior samples (when a code model was scored), held-out reconstructions and latent interpolations.
+`evaluate_samples(file, data)` scores an array of samples made by anything (another library included) against a
+data set. Image data is scored in the features of the data set's evaluator network
 (aegan.metrics.evaluator), trained once and cached.
 """
 
@@ -74,7 +75,7 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
     scores.update({"n_samples": n, "seed": seed, "step": run.step, "sampler": sampler})
     if write:
         atomic_write_text(run.path / "eval.json", json.dumps(scores, indent=2) + "\n")
-        draw_pictures(run, x_model, sampler, test)
+        draw_pictures(run, x_model, sampler, test, seed)
     return scores
 
 
@@ -95,45 +96,70 @@ def encoder_scores(run: Run, x_test: torch.Tensor, seed: int) -> dict[str, float
     return scores
 
 
+PICTURES_JSON = "pictures.json"  # in RUN/report/: what each picture shows and which sampler drew it
+EVAL_PICTURES = ("samples.png", "prior_samples.png", "reconstructions.png", "interpolations.png")
+
+
 @torch.no_grad()
-def draw_pictures(run: Run, x_model: torch.Tensor, sampler: str, test: torch.Tensor | None) -> None:
-    """RUN/report/samples.png (the scored samples); for encoder models also reconstructions.png and
-    interpolations.png of held-out data."""
+def draw_pictures(run: Run, x_model: torch.Tensor, sampler: str, test: torch.Tensor | None, seed: int = 0) -> None:
+    """The pictures of RUN/report/, and RUN/report/pictures.json saying what each shows and which sampler drew it:
+    samples.png (the first of the scored samples: 64 images or 2,000 points); for encoder models scored through a
+    code model also prior_samples.png (as many samples through the prior, not scored); for encoder models
+    reconstructions.png (held-out originals and their reconstructions) and interpolations.png (decoded latent
+    interpolations between held-out pairs). A picture of an earlier eval that this one does not draw is removed."""
     folder = run.path / "report"
     folder.mkdir(exist_ok=True)
     title = f"{run.config.model} on {run.config.data}, step {run.step}"
     vector = run.info["kind"] == "vector"
     centres = run.modes[0].numpy() if run.modes is not None else None
+    n_show = 2000 if vector else 64
+    drawn: dict[str, dict[str, Any]] = {}
+
+    def unit(x: torch.Tensor) -> np.ndarray:
+        return ((x.clamp(-1, 1) + 1) / 2).numpy()
 
     def picture(x: torch.Tensor, name: str, caption: str, nrow: int | None = None) -> None:
         if vector:
-            plots.scatter_png(run.transform.to_data(x).numpy(), folder / f"{name}.png", centres=centres,
+            plots.scatter_png(run.transform.to_data(x).numpy(), folder / name, centres=centres,
                               title=f"{title}\n{caption}")
         else:
-            plots.image_grid_png(((x.clamp(-1, 1) + 1) / 2).numpy(), folder / f"{name}.png", nrow=nrow)
+            plots.image_grid_png(unit(x), folder / name, nrow=nrow)
 
-    picture(x_model[:2000 if vector else 64], "samples", f"samples, sampler {sampler}")
-    if test is None:
-        return
+    shown = x_model[:n_show]
+    picture(shown, "samples.png", f"scored samples, sampler {sampler}")
+    drawn["samples.png"] = {"shows": "scored samples", "sampler": sampler, "n": len(shown), "of": len(x_model)}
     model = run.model
-    if vector:
-        x = test[:2000]
-        picture(model.generate(run.encode_model(x).to(model.device)).cpu(), "reconstructions",
-                "held-out reconstructions G(E(x))")
-    else:
-        x = test[:32]
+    if model.has_encoder and sampler != "prior" and "prior" in model.samplers:
+        picture(run.sample_model(n_show, sampler="prior", seed=seed), "prior_samples.png",
+                "prior samples (not scored)")
+        drawn["prior_samples.png"] = {"shows": "prior samples", "sampler": "prior", "n": n_show}
+    if test is not None:
+        x = test[:2000 if vector else 32]
         x_rec = model.generate(run.encode_model(x).to(model.device)).cpu()
-        rows = torch.stack([x.reshape(4, 8, *x.shape[1:]), x_rec.reshape(4, 8, *x.shape[1:])], 1)
-        picture(rows.reshape(64, *x.shape[1:]), "reconstructions", "", nrow=8)  # rows: data, reconstruction
-    # Latent interpolations: decode (1 − t)·E(a) + t·E(b) for pairs of held-out examples.
-    g = torch.Generator().manual_seed(0)
-    pairs = torch.randint(len(test), (16 if vector else 8, 2), generator=g)
-    z = run.encode_model(test[pairs.flatten()]).reshape(len(pairs), 2, -1)
-    t = torch.linspace(0, 1, 100 if vector else 10)[None, :, None]
-    path = (1 - t) * z[:, :1] + t * z[:, 1:]  # (pairs, steps, latent_dim)
-    decoded = model.generate(path.reshape(-1, z.shape[-1]).to(model.device)).cpu()
-    picture(decoded, "interpolations", "decoded latent interpolations between held-out pairs",
-            nrow=None if vector else 10)
+        if vector:
+            to_data = run.transform.to_data
+            plots.scatter_png(to_data(x_rec).numpy(), folder / "reconstructions.png", centres=centres,
+                              title=f"{title}\nheld-out reconstructions G(E(x)) over their originals x",
+                              background=to_data(x).numpy(), labels=("G(E(x))", "held-out x"))
+        else:
+            plots.recon_grid_png(unit(x), unit(x_rec), folder / "reconstructions.png", ncol=8)
+        drawn["reconstructions.png"] = {"shows": "held-out reconstructions", "n": len(x),
+                                        "layout": "overlay" if vector else "alternating rows"}
+        # Latent interpolations: decode (1 − t)·E(a) + t·E(b) for pairs of held-out examples.
+        g = torch.Generator().manual_seed(0)
+        pairs = torch.randint(len(test), (16 if vector else 8, 2), generator=g)
+        z = run.encode_model(test[pairs.flatten()]).reshape(len(pairs), 2, -1)
+        t = torch.linspace(0, 1, 100 if vector else 10)[None, :, None]
+        path = (1 - t) * z[:, :1] + t * z[:, 1:]  # (pairs, steps, latent_dim)
+        decoded = model.generate(path.reshape(-1, z.shape[-1]).to(model.device)).cpu()
+        picture(decoded, "interpolations.png", "decoded latent interpolations between held-out pairs",
+                nrow=None if vector else t.shape[1])
+        drawn["interpolations.png"] = {"shows": "latent interpolations", "pairs": len(pairs), "steps": t.shape[1]}
+    for name in EVAL_PICTURES:
+        if name not in drawn:
+            (folder / name).unlink(missing_ok=True)  # from an earlier eval: it would no longer match eval.json
+    atomic_write_text(folder / PICTURES_JSON, json.dumps({"step": run.step, "seed": seed, "pictures": drawn},
+                                                         indent=2) + "\n")
 
 
 def sample_scores(ds: Dataset, x: torch.Tensor, seed: int = 0,

@@ -1,8 +1,14 @@
 """One self-contained HTML page for a run folder, or for a folder of runs.
 
 `write_report(path)` reads the run folder contract (DESIGN §5): `config.yaml`, `metrics.jsonl`,
-`eval.json`, `samples/step_NNNNNNN.png`, `data.json`, and any extra pictures in `report/*.png`.
+`eval.json`, `samples/step_NNNNNNN.png`, `data.json`, and the pictures `aegan eval` draws in `report/`
+(described by `report/pictures.json`; any other `report/*.png` is shown too).
 Only `config.yaml` is required; whatever else is missing is named in the page instead.
+
+Each run's section leads with what was scored: the samples `aegan eval` scored, captioned with their sampler
+and the headline numbers; then, for encoder models, prior samples beside held-out reconstructions, and latent
+interpolations; then the pictures drawn while training, the curves, and the tables (eval.json, the last
+training log record, config).
 
 The page has no JavaScript and no external resources: CSS is inline and every PNG is embedded as a
 base64 data URI, so the single file can be mailed or attached to an issue. All text is HTML-escaped.
@@ -23,7 +29,7 @@ import numpy as np
 import yaml
 
 from aegan.errors import AeganError
-from aegan.plots import loss_curves_png, write_atomically
+from aegan.plots import MIN_CURVE_POINTS, loss_curves_png, write_atomically
 from aegan.tables import MISSING, SUMMARY_HEADER, fmt, is_number, summary_rows
 
 REPORT_NAME = "report.html"
@@ -38,6 +44,27 @@ EVAL_KEY_ORDER = [
     "recon_error_test", "code_kl",
 ]
 EVAL_KEYS_LAST = ["n_samples", "seed", "step"]
+# the numbers shown under the scored samples, where eval.json has them (the modes, when known, come first)
+HEADLINE_KEYS = ["high_quality_fraction", "fd", "precision", "recall", "coverage", "kl_modes"]
+
+# The pictures `aegan eval` writes in RUN/report/ (aegan.evaluate.draw_pictures) and the file describing them.
+SCORED_PNG, PRIOR_PNG, RECON_PNG, INTERP_PNG = "samples.png", "prior_samples.png", "reconstructions.png", \
+    "interpolations.png"
+EVAL_PICTURES = (SCORED_PNG, PRIOR_PNG, RECON_PNG, INTERP_PNG)
+PICTURES_JSON = "pictures.json"
+
+# what each sampler draws from, for captions; an unknown name is shown as it is
+SAMPLER_TEXT = {
+    "prior": "the model's prior",
+    "gaussian": "a full-covariance Gaussian fitted to the encoder's codes",
+    "gmm": "a Gaussian mixture fitted to the encoder's codes",
+    "codegan": "a small GAN trained on the encoder's codes",
+    "flow": "a normalizing flow fitted to the encoder's codes",
+    "twostage": "a VAE fitted to the encoder's codes",
+    "diffusion": "a denoising-diffusion model of the encoder's codes",
+    "ppgn": "PPGN chains in code space",
+    "mala": "MALA chains in code space",
+}
 
 _SAMPLE_NAME = re.compile(r"^step_(\d+)\.png$")
 
@@ -61,7 +88,9 @@ class RunData:
     eval_error: str | None = None
     data_info: dict[str, Any] | None = None
     samples: list[tuple[int, Path]] = field(default_factory=list)  # (step, png), ascending step
-    extra_pictures: list[Path] = field(default_factory=list)
+    eval_pictures: dict[str, Path] = field(default_factory=dict)  # EVAL_PICTURES present in report/
+    pictures_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # report/pictures.json's "pictures"
+    extra_pictures: list[Path] = field(default_factory=list)  # other report/*.png
     missing: list[str] = field(default_factory=list)
 
 
@@ -142,9 +171,22 @@ def load_run(folder: Path) -> RunData:
     else:
         run.missing.append("data.json")
     _read_samples(run)
-    report_dir = folder / "report"
-    run.extra_pictures = sorted(report_dir.glob("*.png")) if report_dir.is_dir() else []
+    _read_eval_pictures(run)
     return run
+
+
+def _read_eval_pictures(run: RunData) -> None:
+    folder = run.folder / "report"
+    if not folder.is_dir():
+        return
+    pngs = sorted(p for p in folder.glob("*.png") if p.is_file())
+    run.eval_pictures = {p.name: p for p in pngs if p.name in EVAL_PICTURES}
+    run.extra_pictures = [p for p in pngs if p.name not in EVAL_PICTURES]
+    if (folder / PICTURES_JSON).is_file():
+        info, _ = _read_json(folder / PICTURES_JSON)
+        pictures = info.get("pictures") if isinstance(info, dict) else None
+        if isinstance(pictures, dict):
+            run.pictures_info = {k: v for k, v in pictures.items() if isinstance(k, str) and isinstance(v, dict)}
 
 
 def find_runs(path: Path) -> list[Path]:
@@ -216,7 +258,11 @@ th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: ta
 figure { display: inline-block; margin: 0.4em 0.8em 0.4em 0; vertical-align: top; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.85em; color: #555; text-align: center; }
+figcaption .numbers { color: #222; font-variant-numeric: tabular-nums; }
 .strip img { max-height: 160px; }
+.wide { overflow-x: auto; }  /* a summary with many eval.json keys scrolls by itself, not the page */
+.pair { display: flex; flex-wrap: wrap; gap: 0.8em; align-items: flex-start; }
+.pair figure { flex: 1 1 320px; max-width: calc(50% - 0.4em); margin: 0.4em 0; }
 pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
 """
 
@@ -229,14 +275,16 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _figure(png: bytes, caption: str, alt: str = "") -> str:
+def _figure(png: bytes, caption: str, alt: str = "", details: str = "") -> str:
+    """A figure with the PNG embedded; `details` is a second caption line (plain text)."""
+    more = f'<br><span class="numbers">{esc(details)}</span>' if details else ""
     return (f'<figure><img src="{_data_uri(png)}" alt="{esc(alt or caption)}">'
-            f"<figcaption>{esc(caption)}</figcaption></figure>")
+            f"<figcaption>{esc(caption)}{more}</figcaption></figure>")
 
 
-def _figure_from_file(path: Path, caption: str) -> str:
+def _figure_from_file(path: Path, caption: str, details: str = "") -> str:
     try:
-        return _figure(path.read_bytes(), caption)
+        return _figure(path.read_bytes(), caption, details=details)
     except OSError as e:
         return f'<p class="note">{esc(path.name)} could not be read: {esc(e)}</p>'
 
@@ -290,7 +338,7 @@ def summary_section(runs: list[RunData]) -> str:
         if has_sampler:
             row.append(ev["sampler"] if isinstance(ev.get("sampler"), str) else MISSING)
         rows.append(row)
-    return f"<h2>Summary</h2>{_table(header, rows, numeric_from=3)}"
+    return f'<h2>Summary</h2><div class="wide">{_table(header, rows, numeric_from=3)}</div>'
 
 
 def _config_html(run: RunData) -> str:
@@ -305,9 +353,9 @@ def _config_html(run: RunData) -> str:
 
 
 def _eval_html(run: RunData) -> str:
+    """The whole of eval.json as a table (its absence is said where the scored samples would be)."""
     if run.eval is None:
-        return "<h3>Evaluation</h3>" + _note(run.eval_error or "No eval.json: this run was not evaluated "
-                                             "(run `aegan eval` on it).")
+        return ""
     order = _eval_columns([run.eval])
     strings = sorted(k for k, v in run.eval.items() if not is_number(v))
     rows = [[k, fmt(run.eval[k])] for k in strings + order]
@@ -328,14 +376,134 @@ def _training_html(run: RunData) -> str:
     return f"<h3>Training log</h3>{intro}{bad}{_table(['key', 'value'], rows)}"
 
 
+def _monitor_records(run: RunData) -> list[dict[str, Any]]:
+    """The metrics.jsonl records that hold a collapse-monitor check (a numeric `monitor/...` value)."""
+    return [r for r in run.records
+            if any(isinstance(k, str) and k.startswith("monitor/") and is_number(v) for k, v in r.items())]
+
+
+def _monitor_table_html(checks: list[dict[str, Any]]) -> str:
+    """The collapse monitor's values as a table: for runs with too few checks to draw a curve."""
+    keys = sorted({k for r in checks for k, v in r.items() if k.startswith("monitor/") and is_number(v)})
+    rows = [[fmt(r.get("step"))] + [fmt(r[k]) if is_number(r.get(k)) else MISSING for k in keys] for r in checks]
+    what = "one check" if len(checks) == 1 else f"{len(checks)} checks"
+    return (f"<h3>Collapse monitor</h3><p class=\"muted\">{what}: too few to draw as a curve.</p>"
+            + _table(["step"] + keys, rows, numeric_from=0))
+
+
 def _loss_curves_html(run: RunData) -> str:
     if not run.records:
         return ""
+    checks = _monitor_records(run)
+    monitor = _monitor_table_html(checks) if 0 < len(checks) < MIN_CURVE_POINTS else ""
     with tempfile.TemporaryDirectory() as tmp:
         png = loss_curves_png(run.records, Path(tmp) / "losses.png", title=run.name)
         if png is None:
-            return "<h3>Loss curves</h3>" + _note("metrics.jsonl has no loss/ or monitor/ values to plot.")
-        return "<h3>Loss curves</h3>" + _figure(png.read_bytes(), "losses against step")
+            return "<h3>Loss curves</h3>" + _note(
+                f"metrics.jsonl has fewer than {MIN_CURVE_POINTS} logged values of every loss/ and monitor/ key: "
+                "nothing to draw as a curve (the training log below has the last values).") + monitor
+        return "<h3>Loss curves</h3>" + _figure(png.read_bytes(), "loss/ and monitor/ values against step") + monitor
+
+
+# ------------------------------------------------------------------------- the pictures `aegan eval` drew
+
+
+def _sampler_text(name: str) -> str:
+    described = SAMPLER_TEXT.get(name)
+    return f"sampler {name} ({described})" if described else f"sampler {name}"
+
+
+def _picture_info(run: RunData, name: str) -> dict[str, Any]:
+    return run.pictures_info.get(name, {})
+
+
+def _is_vector(run: RunData) -> bool:
+    return (run.data_info or {}).get("kind") == "vector"
+
+
+def _headline(ev: dict[str, Any]) -> str:
+    """The key numbers of eval.json on one line: modes covered / total first (when known), then HEADLINE_KEYS."""
+    parts = []
+    if is_number(ev.get("modes_covered")) or is_number(ev.get("modes_total")):
+        parts.append(f"modes {_modes_text(ev)}")
+    parts += [f"{k} {fmt(ev[k])}" for k in HEADLINE_KEYS if is_number(ev.get(k))]
+    return " · ".join(parts)
+
+
+def _scored_sampler(run: RunData) -> str | None:
+    """The sampler of the scored samples: from report/pictures.json, else eval.json's `sampler`."""
+    for where in (_picture_info(run, SCORED_PNG), run.eval or {}):
+        if isinstance(where.get("sampler"), str):
+            return where["sampler"]
+    return None
+
+
+def _scored_html(run: RunData) -> str:
+    """The samples `aegan eval` scored, captioned with their sampler and the headline numbers."""
+    head = "<h3>Scored samples</h3>"
+    png = run.eval_pictures.get(SCORED_PNG)
+    if run.eval is None:
+        return head + _note(run.eval_error or "No eval.json: this run was not evaluated (run `aegan eval` on it).")
+    if png is None:
+        return head + _note("report/samples.png is missing: run `aegan eval` on this run to draw the samples it "
+                            "scores.") + f'<p class="numbers">{esc(_headline(run.eval))}</p>'
+    sampler = _scored_sampler(run)
+    info = _picture_info(run, SCORED_PNG)
+    n_total = info.get("of", run.eval.get("n_samples"))
+    shown = f"{fmt(info['n'])} of the {fmt(n_total)} scored samples" if is_number(info.get("n")) and \
+        is_number(n_total) else "the scored samples"
+    step = f", step {fmt(run.eval['step'])}" if is_number(run.eval.get("step")) else ""
+    caption = f"{_sampler_text(sampler) if sampler else 'sampler unknown'}: {shown}{step}"
+    return head + _figure_from_file(png, caption, details=_headline(run.eval))
+
+
+def _prior_caption(run: RunData) -> str:
+    n = _picture_info(run, PRIOR_PNG).get("n")
+    count = f"{fmt(n)} " if is_number(n) else ""
+    return f"prior samples: {count}draws of {SAMPLER_TEXT['prior']}, decoded (sampler prior, not scored)"
+
+
+def _recon_caption(run: RunData) -> str:
+    info = _picture_info(run, RECON_PNG)
+    layout = info.get("layout")  # absent in runs evaluated before pictures.json: then rows for images only
+    n = f"{fmt(info['n'])} " if is_number(info.get("n")) else ""
+    if layout == "overlay":
+        return f"held-out reconstructions: {n}originals x (grey) and their reconstructions G(E(x)) (blue)"
+    if layout == "alternating rows" or (layout is None and not _is_vector(run)):
+        return f"held-out reconstructions: rows of {n}originals x alternate with their reconstructions G(E(x))"
+    return "held-out reconstructions G(E(x))"
+
+
+def _interp_caption(run: RunData) -> str:
+    info = _picture_info(run, INTERP_PNG)
+    pairs, steps = info.get("pairs"), info.get("steps")
+    if _is_vector(run):
+        how = f" ({fmt(pairs)} pairs, {fmt(steps)} points each)" if is_number(pairs) and is_number(steps) else ""
+        return f"decoded latent interpolations between held-out pairs{how}"
+    how = f" in {fmt(steps)} steps" if is_number(steps) else ""
+    return f"decoded latent interpolations: each row goes from E(a) to E(b) of a held-out pair{how}"
+
+
+def _eval_pictures_html(run: RunData) -> str:
+    """Scored samples; prior samples beside held-out reconstructions; interpolations; other report/ pictures."""
+    out = _scored_html(run)
+    pair = []
+    if PRIOR_PNG in run.eval_pictures:
+        pair.append(_figure_from_file(run.eval_pictures[PRIOR_PNG], _prior_caption(run)))
+    if RECON_PNG in run.eval_pictures:
+        pair.append(_figure_from_file(run.eval_pictures[RECON_PNG], _recon_caption(run)))
+    if pair:
+        title = "Prior samples and reconstructions" if len(pair) == 2 else (
+            "Prior samples" if PRIOR_PNG in run.eval_pictures else "Reconstructions")
+        out += f'<h3>{title}</h3><div class="pair">{"".join(pair)}</div>'
+    if INTERP_PNG in run.eval_pictures:
+        out += "<h3>Interpolations</h3>" + _figure_from_file(run.eval_pictures[INTERP_PNG], _interp_caption(run))
+    if run.extra_pictures:
+        out += "<h3>More pictures</h3>" + "".join(_figure_from_file(p, p.stem) for p in run.extra_pictures)
+    return out
+
+
+# ---------------------------------------------------------------------------- pictures drawn in training
 
 
 def _earlier_samples(samples: list[tuple[int, Path]]) -> list[tuple[int, Path]]:
@@ -348,10 +516,18 @@ def _earlier_samples(samples: list[tuple[int, Path]]) -> list[tuple[int, Path]]:
 
 
 def _samples_html(run: RunData) -> str:
+    head = "<h3>Training-time pictures</h3>"
     if not run.samples:
-        return "<h3>Samples</h3>" + _note("No sample pictures: samples/ has no step_*.png files.")
+        return head + _note("No sample pictures: samples/ has no step_*.png files.")
+    sampler = _scored_sampler(run)
+    differs = " (not the scored sampler, so they can look unlike the scored samples above)" \
+        if sampler not in (None, "prior") else ""
+    recon = " A picture labelled so also holds held-out originals and their reconstructions." \
+        if RECON_PNG in run.eval_pictures and not _is_vector(run) else ""
+    intro = (f'<p class="muted">Drawn while training, each time from the same fixed draws of '
+             f"{SAMPLER_TEXT['prior']}{esc(differs)}.{recon}</p>")
     step, latest = run.samples[-1]
-    out = "<h3>Samples</h3>" + _figure_from_file(latest, f"step {step} (latest)")
+    out = head + intro + _figure_from_file(latest, f"step {step} (latest)")
     earlier = _earlier_samples(run.samples)
     if earlier:
         figures = "".join(_figure_from_file(p, f"step {s}") for s, p in earlier)
@@ -359,22 +535,17 @@ def _samples_html(run: RunData) -> str:
     return out
 
 
-def _extra_pictures_html(run: RunData) -> str:
-    if not run.extra_pictures:
-        return ""
-    return "<h3>More pictures</h3>" + "".join(_figure_from_file(p, p.stem) for p in run.extra_pictures)
-
-
 def run_section(run: RunData) -> str:
-    """Heading, what is missing, config, evaluation, training log, samples, curves, more pictures."""
+    """Heading, what is missing; what was scored (scored samples, prior samples and reconstructions,
+    interpolations); the pictures drawn in training; curves; then eval.json, the training log and the config."""
     model = _name_of(_run_cfg(run, "model")) or MISSING
     subtitle = f"— {model} on {_data_label(run)}"
     heading = f'<h2 id="{esc(run.name)}">{esc(run.name)} <span class="muted">{esc(subtitle)}</span></h2>'
     missing = _note("Missing from this run folder: " + ", ".join(run.missing) + ".") if run.missing else ""
     return "".join([
         f"<section>{heading}{missing}",
-        _config_html(run), _eval_html(run), _training_html(run),
-        _samples_html(run), _loss_curves_html(run), _extra_pictures_html(run),
+        _eval_pictures_html(run), _samples_html(run), _loss_curves_html(run),
+        _eval_html(run), _training_html(run), _config_html(run),
         "</section>",
     ])
 

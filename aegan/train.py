@@ -77,6 +77,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
     z_picture = model.prior(64 if ds.kind == "image" else 2000, "cpu",
                             generator=torch.Generator().manual_seed(PICTURE_SEED + cfg.seed))
     modes = ds.info().get("modes")  # centres for the scatter pictures, computed once
+    x_recon = ds.test[:32] if model.has_encoder and ds.kind == "image" else None  # reconstructed in the pictures
     loop.started = time.perf_counter()
     try:
         if cfg.optim.rollback and state is None:
@@ -101,8 +102,8 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
                     continue
             record = flush_log(loop, lr) if log_due else {}
             if picture_due and rank0:
-                picture(model, nets, z_picture, ds.transform, ds.kind, modes,
-                        out / "samples" / f"step_{step:07d}.png", title=f"{cfg.model} on {cfg.data}, step {step}")
+                picture(model, nets, z_picture, ds.transform, ds.kind, modes, out / "samples" / f"step_{step:07d}.png",
+                        title=f"{cfg.model} on {cfg.data}, step {step}", x_recon=x_recon)
             stop = collapse is not None and step % cfg.monitor.every == 0 and watch_collapse(loop, collapse, record)
             if record:
                 loop.log.write(record)

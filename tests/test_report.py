@@ -14,7 +14,14 @@ import yaml
 from PIL import Image
 
 from aegan.errors import AeganError
-from aegan.plots import image_grid_png, loss_curves_png, scatter_png
+from aegan.plots import (
+    image_grid_png,
+    loss_curves_figure,
+    loss_curves_png,
+    recon_grid_png,
+    samples_and_recon_png,
+    scatter_png,
+)
 from aegan.report import write_report
 
 DATA_URI = "data:image/png;base64,"
@@ -126,14 +133,16 @@ def test_single_run_report(tmp_path: Path) -> None:
     assert out == run.resolve() / "report.html"
     page = out.read_text(encoding="utf-8")
     assert "alphagan" in page and "grid25" in page
-    assert "0.8731" in page and "0.01235" in page and "23 / 25" not in page  # no summary for one run
+    assert "0.8731" in page and "0.01235" in page and "<h2>Summary</h2>" not in page  # no summary for one run
     assert DATA_URI in page
     assert "step 700 (latest)" in page
     assert page.count("Earlier samples") == 1
     assert "step 100" in page and "step 600" in page  # strip spans earliest to latest-but-one
-    assert "More pictures" in page and "reconstructions" in page
+    assert "<h3>Reconstructions</h3>" in page and "rows of originals x alternate" not in page  # vector data
+    assert "held-out reconstructions G(E(x))" in page  # drawn before pictures.json said how: no layout claimed
+    assert "More pictures" not in page
     assert "<script" not in page.lower() and "http://" not in page and "https://" not in page
-    # latest sample, 4 earlier ones, loss curves, 1 extra picture; all decode as PNGs
+    # latest sample, 4 earlier ones, loss curves, the reconstructions; all decode as PNGs
     assert len(embedded_pngs(page)) == 1 + 4 + 1 + 1
 
 
@@ -176,3 +185,208 @@ def test_folder_without_runs_raises(tmp_path: Path) -> None:
         write_report(tmp_path)
     with pytest.raises(AeganError, match="not a folder"):
         write_report(tmp_path / "does_not_exist")
+
+
+# ------------------------------------------------------------------------- what was scored leads the page
+
+
+IMAGE_SCORES = {"fd": 12.3456, "kid": 0.01, "precision": 0.81, "recall": 0.62, "coverage": 0.7, "kl_modes": 0.0456,
+                "modes_total": 10, "modes_covered": 10, "recon_error_test": 0.05, "n_samples": 10000, "seed": 0,
+                "step": 1000, "sampler": "gmm"}
+
+
+def add_eval_pictures(run: Path, sampler: str = "gmm", with_json: bool = True) -> dict[str, bytes]:
+    """The pictures `aegan eval` writes for an encoder model on images, each a distinct grey level."""
+    folder = run / "report"
+    folder.mkdir()
+    written = {}
+    for i, name in enumerate(["samples", "prior_samples", "reconstructions", "interpolations"]):
+        png = image_grid_png(np.full((4, 1, 8, 8), 0.2 * (i + 1)), folder / f"{name}.png")
+        written[name] = png.read_bytes()
+    if with_json:
+        (folder / "pictures.json").write_text(json.dumps({"step": 1000, "seed": 0, "pictures": {
+            "samples.png": {"shows": "scored samples", "sampler": sampler, "n": 64, "of": 10000},
+            "prior_samples.png": {"shows": "prior samples", "sampler": "prior", "n": 64},
+            "reconstructions.png": {"shows": "held-out reconstructions", "n": 32, "layout": "alternating rows"},
+            "interpolations.png": {"shows": "latent interpolations", "pairs": 8, "steps": 10}}}))
+    return written
+
+
+def figure_of(page: str, png: bytes) -> str:
+    """The <figure> element that embeds `png`."""
+    at = page.index(DATA_URI + base64.b64encode(png).decode("ascii"))
+    return page[page.rindex("<figure", 0, at): page.index("</figure>", at)]
+
+
+def test_scored_samples_lead_named_by_sampler_then_prior_recon_interpolations_then_training(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "img", model="aae", eval_scores=IMAGE_SCORES)
+    (run / "data.json").write_text(json.dumps({"kind": "image"}))
+    pngs = add_eval_pictures(run)
+    (run / "report" / "mine.png").write_bytes(pngs["samples"])  # a picture of the user's own: still shown
+
+    page = write_report(run).read_text(encoding="utf-8")
+    order = ["<h3>Scored samples</h3>", "<h3>Prior samples and reconstructions</h3>", "<h3>Interpolations</h3>",
+             "<h3>More pictures</h3>", "<h3>Training-time pictures</h3>", "<h3>Loss curves</h3>",
+             "<h3>Evaluation (eval.json)</h3>", "<h3>Training log</h3>", "<h3>Config</h3>"]
+    at = [page.index(h) for h in order]
+    assert at == sorted(at)
+    scored = figure_of(page, pngs["samples"])
+    assert page.index(scored) < page.index("step 1000 (latest)")
+    assert "sampler gmm (a Gaussian mixture fitted to the encoder&#x27;s codes)" in scored
+    assert "64 of the 10000 scored samples, step 1000" in scored
+    for number in ("modes 10 / 10", "fd 12.35", "precision 0.81", "recall 0.62", "coverage 0.7", "kl_modes 0.0456"):
+        assert number in scored
+    assert "kid" not in scored  # only the headline numbers; the full table follows further down
+    prior, recon = figure_of(page, pngs["prior_samples"]), figure_of(page, pngs["reconstructions"])
+    assert "sampler prior, not scored" in prior
+    assert "rows of 32 originals x alternate with their reconstructions G(E(x))" in recon
+    pair = page[page.index('<div class="pair">'):]
+    assert pair.index(prior) < pair.index(recon) < pair.index("</div>")  # side by side, prior first
+    assert "each row goes from E(a) to E(b) of a held-out pair in 10 steps" in figure_of(page, pngs["interpolations"])
+    assert "(not the scored sampler" in page  # training-time pictures come from the prior
+    assert len(embedded_pngs(page)) == 4 + 1 + 2 + 1  # eval pictures, mine.png, training samples, curves
+
+
+def test_caption_falls_back_to_eval_json_sampler(tmp_path: Path) -> None:
+    """Runs evaluated before report/pictures.json existed: the sampler comes from eval.json."""
+    run = make_run(tmp_path / "old", model="gan", eval_scores={**SCORES, "sampler": "prior"})
+    pngs = add_eval_pictures(run, with_json=False)
+    page = write_report(run).read_text(encoding="utf-8")
+    scored = figure_of(page, pngs["samples"])
+    assert "sampler prior (the model&#x27;s prior): the scored samples, step 1000" in scored
+    assert "modes 23 / 25 · high_quality_fraction 0.8731 · kl_modes 0.01235" in scored
+    assert "not the scored sampler" not in page
+
+
+def test_missing_scored_picture_is_named(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "r", eval_scores=SCORES)
+    page = write_report(run).read_text(encoding="utf-8")
+    assert "report/samples.png is missing" in page and "modes 23 / 25" in page
+
+
+# ------------------------------------------------------------------------------------- monitor curves
+
+
+def test_single_monitor_check_is_a_table_not_a_dot(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "short", eval_scores=SCORES)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    records[-1].update({"monitor/diversity": 0.987, "monitor/coverage": 0.654})
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    fig = loss_curves_figure(records)
+    assert len(fig.axes) == 1  # the losses only: one monitor point is no curve
+    page = write_report(run).read_text(encoding="utf-8")
+    monitor = page[page.index("<h3>Collapse monitor</h3>"):]
+    monitor = monitor[: monitor.index("</table>")]
+    assert "one check" in monitor and "0.987" in monitor and "0.654" in monitor and "1000" in monitor
+
+
+def test_monitor_curve_spans_the_runs_steps(tmp_path: Path) -> None:
+    records = [{"step": s, "loss/D": 1.0 / (1 + s)} for s in range(0, 1001, 100)]
+    records[5]["monitor/diversity"], records[10]["monitor/diversity"] = 0.9, 0.8  # checks at 500 and 1000
+    fig = loss_curves_figure(records)
+    assert len(fig.axes) == 2
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        assert lo <= 0 and hi >= 1000 and hi - lo < 1100
+    assert loss_curves_figure([{"step": 10, "loss/D": 1.0}]) is None  # one record: nothing to draw
+    page = write_report(make_run(tmp_path / "r", eval_scores=SCORES, with_metrics=False)).read_text()
+    assert "Loss curves" not in page and "Collapse monitor" not in page
+
+
+# --------------------------------------------------------------------------- training-time pictures
+
+
+def _tiny_encoder_model(shape: tuple[int, ...]):
+    from aegan import models
+    from aegan.config import Config
+    from aegan.loop.configure import resolve_defaults
+
+    cfg = Config(model="alphagan")
+    cfg.net.width = 8
+    resolve_defaults(cfg, "image")
+    model = models.get("alphagan")(shape, cfg)
+    model.train()
+    return model, dict(model.nets.items())
+
+
+def test_picture_with_held_out_images_shows_prior_samples_and_reconstructions(tmp_path: Path) -> None:
+    import torch
+
+    from aegan.plots import picture, reconstruct_eval
+
+    torch.manual_seed(0)
+    model, nets = _tiny_encoder_model((1, 8, 8))
+    z = model.prior(64, generator=torch.Generator().manual_seed(1))
+    x = torch.rand(32, 1, 8, 8) * 2 - 1
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    plain = np.asarray(Image.open(picture(model, nets, z, None, "image", None, tmp_path / "plain.png")))
+    both = np.asarray(Image.open(picture(model, nets, z, None, "image", None, tmp_path / "both.png", x_recon=x)))
+    assert all(m.training for m in model.modules())  # back in training mode
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # batch-norm statistics too
+
+    x_rec = reconstruct_eval(model, nets, x)
+    assert x_rec.shape == x.shape
+    recon = np.asarray(Image.open(recon_grid_png(((x + 1) / 2).numpy(), ((x_rec + 1) / 2).numpy(),
+                                                 tmp_path / "recon.png", ncol=8)))
+    # left: the prior samples' grid under a label; right: the labelled originals/reconstructions rows
+    top = next(r for r in range(1, 60) if np.array_equal(both[r: r + plain.shape[0], : plain.shape[1]], plain))
+    assert both[:top, : plain.shape[1]].min() < 128  # the label "prior samples" is written above
+    assert np.array_equal(both[: recon.shape[0], -recon.shape[1]:], recon)
+    assert both.shape[1] > 2 * plain.shape[1]
+
+
+def test_recon_grid_alternates_originals_and_reconstructions(tmp_path: Path) -> None:
+    originals, recons = np.full((6, 1, 4, 4), 0.2), np.full((6, 1, 4, 4), 0.8)
+    originals[5], recons[5] = 0.4, 0.6  # the last pair
+    img = np.asarray(Image.open(recon_grid_png(originals, recons, tmp_path / "r.png", ncol=4, upscale=1)))
+    step = 4 + 2  # a cell and its padding; rows counted from the bottom, below the label (4 px rows get no names)
+
+    def cell(row: int, col: int) -> np.ndarray:  # rows: data 0-3, recon 0-3, data 4-5, recon 4-5
+        top, left = img.shape[0] - (4 - row) * step, 2 + col * step
+        return img[top: top + 4, left: left + 4]
+
+    assert (cell(0, 3) == 51).all() and (cell(1, 3) == 204).all()  # image 3 and its reconstruction
+    assert (cell(2, 0) == 51).all() and (cell(3, 0) == 204).all()  # image 4
+    assert (cell(2, 1) == 102).all() and (cell(3, 1) == 153).all()  # image 5
+    assert (cell(2, 2) == 255).all() and (cell(3, 3) == 255).all()  # no image 6 or 7: blank
+    assert img[: img.shape[0] - 4 * step].min() < 128  # the label above
+    rgb = np.random.default_rng(0).random((5, 3, 16, 16))
+    both = Image.open(samples_and_recon_png(rgb, rgb[:3], rgb[:3], tmp_path / "rgb.png"))
+    assert both.mode == "RGB" and both.size[0] > 2 * 3 * 64  # two panels of 3 columns of 64 px cells
+
+
+# ------------------------------------------------------------------ aegan eval's pictures, end to end
+
+
+def test_eval_writes_prior_samples_and_names_each_pictures_sampler(tmp_path: Path, tiny: dict) -> None:
+    import aegan
+
+    run = aegan.train("aae", data="ring8", steps=10, out=tmp_path / "v", overrides=tiny)
+    aegan.evaluate(run, n=300)
+    report = tmp_path / "v" / "report"
+    info = json.loads((report / "pictures.json").read_text())
+    assert info["step"] == 10 and info["pictures"]["samples.png"]["sampler"] == "gmm"
+    assert info["pictures"]["prior_samples.png"]["sampler"] == "prior"
+    assert sorted(p.name for p in report.glob("*.png")) == ["interpolations.png", "prior_samples.png",
+                                                             "reconstructions.png", "samples.png"]
+    eval_json = json.loads((tmp_path / "v" / "eval.json").read_text())
+    assert not [k for k, v in eval_json.items() if not isinstance(v, (int, float)) and k != "sampler"]
+    page = write_report(tmp_path / "v").read_text(encoding="utf-8")
+    assert page.index("sampler gmm") < page.index("sampler prior, not scored") < page.index("Training-time")
+
+    aegan.evaluate(run, n=300, sampler="prior")  # the scored samples are the prior's now: no second picture
+    assert not (report / "prior_samples.png").exists()
+    assert json.loads((report / "pictures.json").read_text())["pictures"]["samples.png"]["sampler"] == "prior"
+    assert "sampler prior (the model&#x27;s prior)" in write_report(tmp_path / "v").read_text(encoding="utf-8")
+
+
+def test_eval_pictures_of_an_image_encoder_run(tmp_path: Path, tiny: dict) -> None:
+    import aegan
+
+    run = aegan.train("alphagan", data="digits", steps=4, out=tmp_path / "d", overrides=tiny)
+    aegan.evaluate(run, n=64)  # too few to score: the pictures are drawn all the same
+    report = tmp_path / "d" / "report"
+    assert (report / "prior_samples.png").is_file()
+    samples, recon = Image.open(report / "samples.png"), Image.open(report / "reconstructions.png")
+    assert samples.size == (8 * 56 + 9 * 2, 8 * 56 + 9 * 2)
+    assert recon.size[0] > samples.size[0] and recon.size[1] > samples.size[1]  # row names and a label
