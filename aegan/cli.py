@@ -90,10 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default="bench")
     b.add_argument("--threads", type=int, default=0, help="torch CPU threads per run; 0 = torch's default")
 
-    d = sub.add_parser("demo", help="the main job: collapse and its cure on ring8 and grid25, on CPU in minutes")
+    d = sub.add_parser("demo", help="the main job: collapse and its cure on 2-D mixtures and fashion-mnist, on CPU")
     d.add_argument("--out", default="demo")
     d.add_argument("--steps", type=_positive("--steps"), default=None, help="steps per run (default: each model's)")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--image-minutes", type=float, default=1.0,
+                   help="fashion-mnist part: minutes of training for each of gan and alphagan (0 = leave it out)")
     return p
 
 
@@ -193,7 +195,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
 def cmd_demo(a: argparse.Namespace) -> int:
     from aegan.demo import demo
 
-    demo(out=a.out, steps=a.steps, seed=a.seed)
+    demo(out=a.out, steps=a.steps, seed=a.seed, image_minutes=a.image_minutes)
     return 0
 
 
