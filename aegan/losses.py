@@ -9,21 +9,42 @@ RECONSTRUCTIONS = ("l1", "mse", "bce")  # the `kind`s of `reconstruction`
 ADVERSARIAL_FORMS = ("nonsaturating", "ratio")  # the `form`s of `adversarial`
 
 
-def reconstruction(x: torch.Tensor, x_rec: torch.Tensor, kind: str = "l1") -> torch.Tensor:
-    """Per-example reconstruction error summed over dimensions (a norm, as the papers write it), batch mean.
-
-    kind: "l1" ‖x − x̂‖₁, "mse" ‖x − x̂‖², or "bce" for images in [−1, 1] read as Bernoulli means in [0, 1].
-    """
+def reconstruction_errors(x: torch.Tensor, x_rec: torch.Tensor, kind: str = "l1") -> torch.Tensor:
+    """The error of every element, shape of x: |x − x̂| ("l1"), (x − x̂)² ("mse"), or the Bernoulli NLL ("bce")
+    −[t log p + (1 − t) log(1 − p)] of images in [−1, 1] read as Bernoulli means t = (x + 1)/2, p = (x̂ + 1)/2."""
     if kind == "l1":
-        err = (x - x_rec).abs()
-    elif kind == "mse":
-        err = (x - x_rec).square()
-    elif kind == "bce":
+        return (x - x_rec).abs()
+    if kind == "mse":
+        return (x - x_rec).square()
+    if kind == "bce":
         p = ((x_rec + 1) / 2).clamp(1e-6, 1 - 1e-6)
-        err = F.binary_cross_entropy(p, ((x + 1) / 2).clamp(0, 1), reduction="none")
-    else:
-        raise ValueError(f"unknown reconstruction loss {kind!r}: use one of {', '.join(RECONSTRUCTIONS)}")
-    return err.flatten(1).sum(1).mean()
+        return F.binary_cross_entropy(p, ((x + 1) / 2).clamp(0, 1), reduction="none")
+    raise ValueError(f"unknown reconstruction loss {kind!r}: use one of {', '.join(RECONSTRUCTIONS)}")
+
+
+def reconstruction(x: torch.Tensor, x_rec: torch.Tensor, kind: str = "l1") -> torch.Tensor:
+    """1/(N·D) Σ_n Σ_d err(x_nd, x̂_nd): the mean over elements and batch (DESIGN §1), so that a weight λ on it
+    means the same on 2-D points, 8×8 and 28×28 images. kind: "l1" |x − x̂|, "mse" (x − x̂)², "bce" (images)."""
+    return reconstruction_errors(x, x_rec, kind).mean()
+
+
+def reconstruction_nll(x: torch.Tensor, x_rec: torch.Tensor, kind: str = "mse") -> torch.Tensor:
+    """1/N Σ_n Σ_d err(x_nd, x̂_nd): summed over each example's D dimensions, batch mean. A log-likelihood of a
+    whole example is this sum (the pixels' log-likelihoods add up), which is what an ELBO needs (the VAE)."""
+    return reconstruction_errors(x, x_rec, kind).flatten(1).sum(1).mean()
+
+
+def perceptual(f_x: torch.Tensor, f_rec: torch.Tensor) -> torch.Tensor:
+    """1/(N·F) Σ_n ‖φ(x_n) − φ(x̂_n)‖²: squared feature distance, a mean over the F features and the batch.
+
+    A distance in a network's features instead of pixels: Larsen et al. 2016, arXiv:1512.09300 (φ a layer of
+    the GAN's own discriminator, a learned similarity); Dosovitskiy & Brox 2016, "Generating Images with
+    Perceptual Similarity Metrics based on Deep Networks", arXiv:1602.02644 (φ a fixed feature network; PPGN's
+    generator is trained with it, Nguyen et al. 2017). f_x, f_rec: (N, F) features of x and x̂.
+    """
+    if f_x.shape != f_rec.shape:
+        raise ValueError(f"perceptual: features of x {tuple(f_x.shape)} and of x̂ {tuple(f_rec.shape)} differ")
+    return (f_x - f_rec).square().mean()
 
 
 def kl_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:

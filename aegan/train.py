@@ -33,6 +33,7 @@ from aegan.loop.run_folder import RunLog, prepare_out
 from aegan.loop.state import Progress, restore_state
 from aegan.loop.steps import BatchOrder, StepNoise, lr_at
 from aegan.loop.tricks import LoopTricks
+from aegan.metrics.feature_net import feature_network
 from aegan.models import Model, Phase, build_model
 from aegan.plots import picture
 from aegan.run import Run
@@ -53,6 +54,8 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
         torch.set_num_threads(cfg.fabric.threads)
     torch.manual_seed(cfg.seed)  # every process builds the same initial weights
     model = build_model(cfg, ds.shape).to(fabric.device)
+    if model.needs_feature_net:  # perceptual reconstruction in a separate, cached network (never the evaluator)
+        model.phi = feature_network(ds).to(fabric.device)
     nets, phases = dict(model.nets.items()), model.phases()
     optimizers = make_optimizers(cfg, nets, phases, fabric)
     loop_tricks, rank0 = LoopTricks(cfg, model, nets), fabric.is_global_zero

@@ -78,12 +78,12 @@ def test_config_file_cannot_contradict_the_command(tmp_path):
 
 CHOICES = {  # model -> {setting: its valid values}, as the models declare them
     "gan": {},
-    "ae": {"recon": ("l1", "mse", "bce")},
-    "aegan": {"recon": ("l1", "mse", "bce")},
+    "ae": {"recon": ("l1", "mse", "bce"), "perceptual_net": ("features",)},
+    "aegan": {"recon": ("l1", "mse", "bce"), "perceptual_net": ("D", "features")},
     "vae": {"likelihood": ("gaussian", "bernoulli")},
-    "aae": {"recon": ("l1", "mse", "bce"), "prior": ("gaussian", "mog", "uniform")},
+    "aae": {"recon": ("l1", "mse", "bce"), "prior": ("gaussian", "mog", "uniform"), "perceptual_net": ("features",)},
     "vaegan": {},
-    "alphagan": {"adversarial": ("nonsaturating", "ratio")},
+    "alphagan": {"adversarial": ("nonsaturating", "ratio"), "perceptual_net": ("D", "features")},
 }
 
 
@@ -112,11 +112,35 @@ def test_every_model_declares_its_choices_and_ranges_beside_its_args(name):
     ("vae", "sigma", float("inf"), "model_args.sigma must be a finite number (default 0.1); got inf"),
     ("vaegan", "gamma", -0.5, "model_args.gamma must be >= 0 (default 1.0); got -0.5"),
     ("vaegan", "gamma", float("nan"), "model_args.gamma must be a finite number (default 1.0); got nan"),
+    ("ae", "perceptual_net", "D", "model_args.perceptual_net must be one of features; got 'D'"),  # ae has no D
+    ("aae", "perceptual_net", "D", "model_args.perceptual_net must be one of features; got 'D'"),
+    ("alphagan", "perceptual_net", "vgg", "model_args.perceptual_net must be one of D, features; got 'vgg'"),
+    ("aegan", "perceptual", -1.0, "model_args.perceptual must be >= 0 (default 0.0); got -1.0"),
+    ("aae", "perceptual", float("inf"), "model_args.perceptual must be a finite number (default 0.0); got inf"),
 ])
 def test_bad_model_args_are_refused_with_the_valid_values(name, key, value, message):
     with pytest.raises(ConfigError) as e:
         models.get(name).check_args({key: value})
     assert str(e.value) == message
+
+
+@pytest.mark.parametrize("model", ["ae", "aegan", "aae", "alphagan"])
+def test_perceptual_term_is_refused_on_vector_data(model):
+    """W·mean ‖φ(x) − φ(x̂)‖² compares image features: on vectors it is refused before anything is written."""
+    with pytest.raises(ConfigError) as e:
+        make_config(model, "ring8", overrides=["model_args.perceptual=1"])
+    assert str(e.value) == (f"model_args.perceptual compares image features, but {model} trains on vectors of "
+                            f"shape (2,): leave model_args.perceptual at 0 on vector data")
+    cfg, _ = make_config(model, "ring8", overrides=["model_args.perceptual=0"])  # off: accepted
+    assert cfg.model_args["perceptual"] == 0.0
+
+
+def test_perceptual_settings_accepted_on_images():
+    cfg, ds = make_config("alphagan", "digits", overrides=["model_args.perceptual=1", "model_args.perceptual_net=D"])
+    model = models.build_model(cfg, ds.shape)
+    assert model.arg["perceptual"] == 1.0 and not model.needs_feature_net  # φ = D: nothing else to build
+    cfg, ds = make_config("aae", "digits", overrides=["model_args.perceptual=0.5"])
+    assert models.build_model(cfg, ds.shape).needs_feature_net  # φ = the feature network, set by the loop
 
 
 def test_the_limits_of_the_ranges_are_accepted():

@@ -1,4 +1,5 @@
-"""Known answers for the loss primitives: analytic KL against Monte Carlo, reconstruction norms, GAN terms."""
+"""Known answers for the loss primitives: analytic KL against Monte Carlo, reconstruction means and sums, perceptual
+distances, GAN terms."""
 
 import math
 
@@ -24,15 +25,44 @@ def test_analytic_kl_matches_monte_carlo():
     assert losses.kl_normal(mu, log_var).item() == pytest.approx(mc, rel=0.01)
 
 
-def test_reconstruction_norms():
+def test_reconstruction_is_a_mean_over_elements_and_batch():
     x = torch.zeros(2, 3)
     x_rec = torch.tensor([[1.0, -2.0, 0.0], [0.5, 0.5, 0.5]])
-    assert losses.reconstruction(x, x_rec, "l1").item() == pytest.approx((3 + 1.5) / 2)
-    assert losses.reconstruction(x, x_rec, "mse").item() == pytest.approx((5 + 0.75) / 2)
+    # |x − x̂| sums to 3 and 1.5 in the two rows: 4.5 over 2·3 elements; (x − x̂)²: 5 and 0.75 over 6
+    assert losses.reconstruction(x, x_rec, "l1").item() == pytest.approx(4.5 / 6)
+    assert losses.reconstruction(x, x_rec, "mse").item() == pytest.approx(5.75 / 6)
     img = torch.full((1, 1, 2, 2), 1.0)  # white pixels; a perfect Bernoulli mean costs ~0
     assert losses.reconstruction(img, img, "bce").item() < 1e-4
     with pytest.raises(ValueError):
         losses.reconstruction(x, x_rec, "l3")
+
+
+def test_reconstruction_weight_means_the_same_at_any_size():
+    """DESIGN §1: the same error per pixel gives the same loss on 8×8 and 28×28 images (the sum grows 12-fold)."""
+    for side in (8, 28):
+        x = torch.zeros(4, 1, side, side)
+        assert losses.reconstruction(x, x + 0.25, "l1").item() == pytest.approx(0.25)
+        assert losses.reconstruction_nll(x, x + 0.25, "l1").item() == pytest.approx(0.25 * side * side)
+
+
+def test_reconstruction_nll_sums_each_example():
+    """The VAE's −log p(x|z): per-example sums over dimensions, batch mean (a log-likelihood adds over pixels)."""
+    x = torch.zeros(2, 3)
+    x_rec = torch.tensor([[1.0, -2.0, 0.0], [0.5, 0.5, 0.5]])
+    assert losses.reconstruction_nll(x, x_rec, "l1").item() == pytest.approx((3 + 1.5) / 2)
+    assert losses.reconstruction_nll(x, x_rec, "mse").item() == pytest.approx((5 + 0.75) / 2)
+    t, p = torch.tensor([[1.0, -1.0]]), torch.tensor([[0.0, 0.0]])  # Bernoulli means 1, 0 predicted as ½, ½
+    assert losses.reconstruction_nll(t, p, "bce").item() == pytest.approx(2 * math.log(2), rel=1e-5)
+    assert losses.reconstruction(t, p, "bce").item() == pytest.approx(math.log(2), rel=1e-5)
+
+
+def test_perceptual_is_a_mean_squared_feature_distance():
+    f_x = torch.tensor([[0.0, 1.0, 2.0, 3.0], [1.0, 1.0, 1.0, 1.0]])
+    f_rec = torch.tensor([[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 3.0]])
+    assert losses.perceptual(f_x, f_rec).item() == pytest.approx((1 + 4 + 9 + 4) / 8)  # Σ‖·‖² over N·F = 8
+    assert losses.perceptual(f_x, f_x).item() == 0.0
+    with pytest.raises(ValueError, match="differ"):
+        losses.perceptual(f_x, f_rec[:, :3])
 
 
 def test_adversarial_forms_and_discriminator():

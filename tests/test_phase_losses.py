@@ -22,9 +22,11 @@ A large learning rate makes each Adam step move the weights far, so a reference 
 from the wrong moment would miss by far more than the tolerance (test_reference_tells_the_moments_apart).
 
 Reductions: the papers write per-example losses and average them over a minibatch. The models document
-(aegan/losses.py, the model docstrings) per-example sums over dimensions (‖x − x̂‖₁, ‖x − x̂‖², the KL summed over
-code dimensions, ½‖D_l(x) − D_l(x̃)‖² summed over features) and batch means; GAN terms are batch means of
-per-example cross-entropies. The references below use exactly that.
+(aegan/losses.py, the model docstrings, DESIGN §1) pixel reconstructions as means over every element of the batch,
+1/(N·D) Σ_n Σ_d |x_nd − x̂_nd| (ae, aegan, aae, alphagan: a weight λ means the same at any data size), perceptual
+terms as means over every feature, 1/(N·F) Σ_n ‖φ(x_n) − φ(x̂_n)‖², and log-likelihoods as per-example sums with a
+batch mean (the VAE's −log p(x|z) and KL, vaegan's ½‖D_l(x) − D_l(x̃)‖² and KL: an ELBO adds over dimensions); GAN
+terms are batch means of per-example cross-entropies. The references below use exactly that.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from aegan import models
 from aegan.config import Config, apply_dict
@@ -75,6 +78,15 @@ CASES = [
     ("vaegan", "vector", {"gamma": 0.3}), ("vaegan", "image", {"gamma": 0.3}),  # the default γ is 1: test γ ≠ 1
     ("alphagan", "vector", {}), ("alphagan", "image", {}),
     ("alphagan", "vector", {"adversarial": "ratio"}), ("alphagan", "image", {"adversarial": "ratio"}),
+    # the perceptual term W·mean ‖φ(x) − φ(x̂)‖² (images only), with each φ a model can use; W ≠ 1 and large enough
+    # that its gradient is far above the tolerance
+    ("ae", "image", {"perceptual": 3.0, "perceptual_net": "features"}),
+    ("aegan", "image", {"perceptual": 3.0, "perceptual_net": "D"}),
+    ("aegan", "image", {"perceptual": 3.0, "perceptual_net": "features", "recon": "mse"}),
+    ("aae", "image", {"perceptual": 3.0, "perceptual_net": "features"}),
+    ("alphagan", "image", {"perceptual": 3.0, "perceptual_net": "D"}),
+    ("alphagan", "image", {"perceptual": 3.0, "perceptual_net": "features"}),
+    ("alphagan", "image", {"perceptual": 3.0, "perceptual_net": "D", "adversarial": "ratio"}),
 ]
 
 
@@ -103,16 +115,32 @@ def adversarial(logit: torch.Tensor, form: str) -> torch.Tensor:
     return -(d.log() - (1 - d).log()).mean().to(logit.dtype)  # −log(D/(1 − D)) = −logit, Rosca 2017 §3
 
 
-def recon_error(x: torch.Tensor, x_rec: torch.Tensor, kind: str) -> torch.Tensor:
-    """‖x − x̂‖ per example (summed over its dimensions, the models' documented reduction), batch mean."""
+def element_errors(x: torch.Tensor, x_rec: torch.Tensor, kind: str) -> torch.Tensor:
+    """err(x_nd, x̂_nd) of every element."""
     if kind == "l1":
-        per_dim = (x - x_rec).abs()  # ‖x − x̂‖₁
-    elif kind == "mse":
-        per_dim = (x - x_rec) ** 2  # ‖x − x̂‖²
-    else:  # Bernoulli NLL, pixels in [−1, 1] read as means in [0, 1]: −[t log p + (1 − t) log(1 − p)]
-        t, p = (x + 1) / 2, (x_rec + 1) / 2
-        per_dim = -(t * p.log() + (1 - t) * (1 - p).log())
-    return per_dim.flatten(1).sum(1).mean()
+        return (x - x_rec).abs()  # |x − x̂|
+    if kind == "mse":
+        return (x - x_rec) ** 2  # (x − x̂)²
+    # Bernoulli NLL, pixels in [−1, 1] read as means in [0, 1]: −[t log p + (1 − t) log(1 − p)]
+    t, p = (x + 1) / 2, (x_rec + 1) / 2
+    return -(t * p.log() + (1 - t) * (1 - p).log())
+
+
+def recon_error(x: torch.Tensor, x_rec: torch.Tensor, kind: str) -> torch.Tensor:
+    """1/(N·D) Σ_n Σ_d err(x_nd, x̂_nd): the pixel reconstruction, a mean over every element of the batch."""
+    err = element_errors(x, x_rec, kind)
+    return err.sum() / err.numel()
+
+
+def perceptual_term(x: torch.Tensor, x_rec: torch.Tensor, r, N, arg) -> torch.Tensor | float:
+    """W · 1/(N·F) Σ_n ‖φ(x_n) − φ(x̂_n)‖², φ = D's penultimate layer as the phase sees D (perceptual_net=D), or
+    the fixed feature network r.phi (features); 0 when W = model_args.perceptual = 0."""
+    w = arg.get("perceptual", 0.0)
+    if w == 0:
+        return 0.0
+    phi = N["D"].features if arg["perceptual_net"] == "D" else r.phi
+    f_x, f_rec = phi(x).detach(), phi(x_rec)  # φ(x) is the target
+    return w * ((f_x - f_rec) ** 2).sum() / f_x.numel()
 
 
 def gaussian_posterior(e_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,9 +202,9 @@ def loss_gan(phase: str, x, r, S, N, arg) -> torch.Tensor:
 
 
 def loss_ae(phase: str, x, r, S, N, arg) -> torch.Tensor:
-    """Autoencoder (Hinton & Salakhutdinov 2006): E and G minimise ‖x − G(E(x))‖."""
+    """Autoencoder (Hinton & Salakhutdinov 2006): E and G minimise mean err(x, G(E(x))) (+ the perceptual term)."""
     x_rec = N["G"](N["E"](x))  # x̂ = G(E(x))
-    return recon_error(x, x_rec, arg["recon"])
+    return recon_error(x, x_rec, arg["recon"]) + perceptual_term(x, x_rec, r, N, arg)
 
 
 def loss_aegan(phase: str, x, r, S, N, arg) -> torch.Tensor:
@@ -188,10 +216,11 @@ def loss_aegan(phase: str, x, r, S, N, arg) -> torch.Tensor:
         rec_fake = fake_term(N["D"](x_rec.detach()))  # −log(1 − D(x̂))
         gen_fake = fake_term(N["D"](x_gen.detach()))  # −log(1 − D(x'))
         return real + rec_fake + gen_fake
-    rec = arg["lam"] * recon_error(x, x_rec, arg["recon"])  # λ‖x − x̂‖
+    rec = arg["lam"] * recon_error(x, x_rec, arg["recon"])  # λ·mean err(x, x̂)
+    perceptual = perceptual_term(x, x_rec, r, N, arg)  # W·mean ‖φ(x) − φ(x̂)‖², φ = D as just updated, or fixed
     rec_adv = real_term(N["D"](x_rec))  # −log D(x̂)
     gen_adv = real_term(N["D"](x_gen))  # −log D(x')
-    return rec + rec_adv + gen_adv
+    return rec + perceptual + rec_adv + gen_adv
 
 
 def loss_vae(phase: str, x, r, S, N, arg) -> torch.Tensor:
@@ -199,8 +228,8 @@ def loss_vae(phase: str, x, r, S, N, arg) -> torch.Tensor:
     mu, log_var = gaussian_posterior(N["E"](x))
     z = mu + (0.5 * log_var).exp() * r.eps  # z = μ + σ ⊙ ε (§2.4)
     x_rec = N["G"](z)
-    if arg["likelihood"] == "bernoulli":
-        nll = recon_error(x, x_rec, "bce")  # −log p(x|z), Bernoulli (Appendix C.1)
+    if arg["likelihood"] == "bernoulli":  # −log p(x|z) = −Σ_d log Bernoulli(x_d; x̂_d), summed per example (C.1)
+        nll = element_errors(x, x_rec, "bce").flatten(1).sum(1).mean()
     else:  # −log N(x; x̂, σ²I) = ‖x − x̂‖² / 2σ² + const (Appendix C.2, fixed σ)
         nll = ((x - x_rec) ** 2).flatten(1).sum(1).mean() / (2 * arg["sigma"] ** 2)
     kl = kl_to_standard_normal(mu, log_var)  # −½ Σ (1 + log σ² − μ² − σ²), Eq. (10)
@@ -216,11 +245,12 @@ def loss_aae(phase: str, x, r, S, N, arg) -> torch.Tensor:
         prior_real = real_term(N["C"](r.z))  # −log C(z), z ~ p(z)
         post_fake = fake_term(N["C"](z_hat.detach()))  # −log(1 − C(ẑ))
         return prior_real + post_fake
-    rec = arg["lam"] * recon_error(x, x_rec, arg["recon"])  # λ‖x − G(E(x))‖
+    rec = arg["lam"] * recon_error(x, x_rec, arg["recon"])  # λ·mean err(x, G(E(x)))
+    perceptual = perceptual_term(x, x_rec, r, N, arg)  # W·mean ‖φ(x) − φ(x̂)‖², φ the fixed feature network
     if phase == "E":
         code_adv = real_term(N["C"](z_hat))  # −log C(ẑ): E fools C
-        return rec + code_adv
-    return rec  # G: reconstruction phase only
+        return rec + perceptual + code_adv
+    return rec + perceptual  # G: reconstruction phase only
 
 
 def loss_vaegan(phase: str, x, r, S, N, arg) -> torch.Tensor:
@@ -262,13 +292,14 @@ def loss_alphagan(phase: str, x, r, S, N, arg) -> torch.Tensor:
         prior_real = real_term(N["C"](r.z))  # −log C(z), z ~ p(z): the real class
         post_fake = fake_term(N["C"](z_hat.detach()))  # −log(1 − C(ẑ)), ẑ = E(x): the fake class
         return prior_real + post_fake
-    rec = arg["lam"] * (x - x_rec).abs().flatten(1).sum(1).mean()  # λ‖x − x̂‖₁
+    rec = arg["lam"] * (x - x_rec).abs().mean()  # λ · 1/(N·D) Σ |x − x̂|
+    perceptual = perceptual_term(x, x_rec, r, N, arg)  # W·mean ‖φ(x) − φ(x̂)‖², φ = D after phase D, or fixed
     if phase == "E":
         code_adv = adversarial(N["C"](z_hat), form)  # −log C(ẑ) or −log(C(ẑ)/(1 − C(ẑ)))
-        return rec + code_adv
+        return rec + perceptual + code_adv
     rec_adv = adversarial(N["D"](x_rec), form)  # adv(D(x̂))
     gen_adv = adversarial(N["D"](x_gen), form)  # adv(D(x'))
-    return rec + rec_adv + gen_adv
+    return rec + perceptual + rec_adv + gen_adv
 
 
 REFERENCE = {"gan": loss_gan, "ae": loss_ae, "aegan": loss_aegan, "vae": loss_vae, "aae": loss_aae,
@@ -292,12 +323,26 @@ def build(name: str, kind: str, model_args: dict):
     cfg.net.latent_dim = cfg.net.latent_dim or 8  # the model's preset if it has one (2 for encoders on vectors)
     torch.manual_seed(0)
     model = models.get(name)(SHAPES[kind], cfg)
+    if model.needs_feature_net:  # what aegan.train.fit sets from the data set's cached feature network
+        model.phi = tiny_feature_net(SHAPES[kind])
     nets = dict(model.nets.items())
     phases = model.phases()
     # one Adam per phase over its networks' parameters, as aegan.train.fit builds them
     optimizers = {p.name: torch.optim.Adam([q for n in p.nets for q in nets[n].parameters()], lr=cfg.optim.lr,
                                            betas=(cfg.optim.beta1, cfg.optim.beta2)) for p in phases}
     return model, nets, phases, optimizers
+
+
+def tiny_feature_net(shape: tuple[int, int, int]) -> nn.Module:
+    """A small frozen conv net (n, C, H, W) -> (n, 6), with batch norm (in eval mode, as the feature network is)."""
+    g = torch.Generator().manual_seed(7)
+    phi = nn.Sequential(nn.Conv2d(shape[0], 4, 3, padding=1), nn.BatchNorm2d(4), nn.Tanh(), nn.Flatten(),
+                        nn.Linear(4 * shape[1] * shape[2], 6))
+    with torch.no_grad():
+        for p in phi.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+        phi[1].running_mean.copy_(torch.randn(4, generator=g) * 0.1)
+    return phi.requires_grad_(False).eval()
 
 
 def snapshot(nets: dict[str, torch.nn.Module]) -> torch.nn.ModuleDict:
@@ -380,6 +425,7 @@ def test_phase_gradients_match_the_papers_losses(case):
         x, seed = data(kind, step), 1000 + step
         begin, captures = run_step(model, nets, phases, optimizers, x, step, seed)
         r = draws(name, model.arg, BATCH, model.latent_dim, seed)
+        r.phi = model.phi  # the fixed feature network, an input of the loss like the data
         for c in captures:
             trained = dict(PHASES[name])[c.phase]
             where = f"{case_id(case)}, step {step}, phase {c.phase}"
@@ -425,6 +471,12 @@ def test_reference_tells_the_moments_apart(kind):
         assert excess.max() > 10, f"only {excess.max():.1f} times the tolerance"
 
 
+def uses(cls, args: dict, key: str, value: str) -> bool:
+    """A case with `args` runs model_args.key = value; a φ (perceptual_net) counts only where the term is on."""
+    merged = {**cls.args, **args}
+    return merged[key] == value and (key != "perceptual_net" or merged["perceptual"] > 0)
+
+
 def test_cases_cover_every_model_and_loss_choice():
     """A model, or a model_args value with a fixed set of choices, added without a reference above fails here."""
     assert set(PHASES) == set(models.MODELS) == set(REFERENCE)
@@ -435,5 +487,5 @@ def test_cases_cover_every_model_and_loss_choice():
             for value in valid:
                 if (name, key) == ("aae", "prior") and value not in AAE_PRIORS:
                     continue  # a prior registered by a user (or a test) at run time
-                covered = any(n == name and {**cls.args, **args}[key] == value for n, _, args in CASES)
+                covered = any(n == name and uses(cls, args, key, value) for n, _, args in CASES)
                 assert covered, f"no case for {name} with model_args.{key}={value}"

@@ -31,6 +31,7 @@ from aegan.loop.run_folder import LossMeans
 from aegan.loop.state import Progress, save_state
 from aegan.loop.steps import BatchOrder, StepNoise
 from aegan.loop.tricks import LoopTricks
+from aegan.metrics.feature_net import feature_network
 from aegan.models import build_model
 from aegan.plots import generate_eval, picture
 
@@ -67,6 +68,8 @@ def plan(cfg: Config, ds: data_lib.Dataset, fabric: Fabric, train_step: Callable
     if cfg.fabric.threads:
         torch.set_num_threads(cfg.fabric.threads)
     model = build_model(cfg, ds.shape).to(fabric.device)
+    if model.needs_feature_net:
+        model.phi = feature_network(ds).to(fabric.device)
     nets, phases = dict(model.nets.items()), model.phases()
     optimizers, x_train = make_optimizers(cfg, nets, phases, fabric), fabric.to_device(ds.train)
     order = BatchOrder(len(ds.train), cfg.batch_size, cfg.seed, fabric.global_rank, fabric.world_size)

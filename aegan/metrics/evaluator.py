@@ -15,6 +15,12 @@ The fingerprint hashes the training images and labels (on the model's scale) and
 changed data set or a changed recipe trains a new evaluator instead of reusing a stale one. Processes that share
 the cache (parallel test workers, several `aegan eval` at once) take a file lock (`<fingerprint>/train.lock`)
 around "read the cache, else train and write": one trains, the others wait for it and then read its evaluator.
+
+Roles. The same recipe, with its own architecture variant, seed and cache folder, makes the other networks that
+judge images (DESIGN §1, "three networks that judge images, kept apart"): `ROLES`. "evaluator" only scores;
+"features" is the feature network of perceptual reconstruction losses (aegan.metrics.feature_net), 5×5 kernels,
+narrower, another seed, cached in `$AEGAN_CACHE/features/<fingerprint>/`. A model trained against the evaluator's
+own features would optimise the score instead of the samples; a network of another role cannot be the evaluator.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -39,7 +46,7 @@ from aegan.records import read_record, write_record
 
 VERSION = 1
 FORMAT = "aegan-evaluator"
-FEATURES = 128  # width of the feature layer
+FEATURES = 128  # width of the evaluator's feature layer
 BATCH = 128
 LR = 1e-3
 MAX_SHIFT = 0  # random translation of the classifier's training batches, in pixels; 0 = no augmentation
@@ -52,24 +59,46 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aegan"
 
 
-class EvaluatorNet(nn.Module):
-    """conv(3×3)-batchnorm-ReLU-maxpool blocks until the side is at most 7, then a 128-unit feature layer; a linear
-    head gives class logits (classifier) or, through a small MLP, the image back (autoencoder)."""
+@dataclass(frozen=True)
+class Role:
+    """What sets one role's network apart from the others' (DESIGN §1): architecture, seed and cache folder."""
 
-    def __init__(self, channels: int, side: int, outputs: int, kind: str) -> None:
+    title: str  # what messages call it
+    folder: str  # its cache folder under cache_root()
+    format: str  # its record format, also hashed into its fingerprint
+    kernel: int  # conv kernel size (odd; "same" padding)
+    width: int  # channels of the first conv block, doubled per block up to 4·width
+    features: int  # width of the feature layer
+    seed: int  # training seed: weights and batch order
+
+
+ROLES: dict[str, Role] = {
+    "evaluator": Role("evaluator", "evaluators", FORMAT, kernel=3, width=32, features=FEATURES, seed=0),
+    "features": Role("feature network", "features", "aegan-features", kernel=5, width=24, features=96, seed=1),
+}
+
+
+class EvaluatorNet(nn.Module):
+    """conv(k×k)-batchnorm-ReLU-maxpool blocks until the side is at most 7, then a feature layer (128 units for the
+    evaluator: 3×3 kernels, 32 → 64 → 128 channels); a linear head gives class logits (classifier) or, through a
+    small MLP, the image back (autoencoder). `role` picks the variant (ROLES)."""
+
+    def __init__(self, channels: int, side: int, outputs: int, kind: str, role: str = "evaluator") -> None:
         super().__init__()
+        r = ROLES[role]
         layers: list[nn.Module] = []
-        width, c = 32, channels
+        width, c = r.width, channels
         while True:
-            layers += [nn.Conv2d(c, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)]
+            layers += [nn.Conv2d(c, width, r.kernel, padding=r.kernel // 2, bias=False), nn.BatchNorm2d(width),
+                       nn.ReLU(), nn.MaxPool2d(2)]
             c, side = width, side // 2
-            width = min(2 * width, 128)
+            width = min(2 * width, 4 * r.width)
             if side <= 7:
                 break
-        self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * side * side, FEATURES), nn.ReLU())
+        self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * side * side, r.features), nn.ReLU())
         self.kind = kind
-        self.head = (nn.Linear(FEATURES, outputs) if kind == "classifier" else
-                     nn.Sequential(nn.Linear(FEATURES, 512), nn.ReLU(), nn.Linear(512, outputs), nn.Tanh()))
+        self.head = (nn.Linear(r.features, outputs) if kind == "classifier" else
+                     nn.Sequential(nn.Linear(r.features, 512), nn.ReLU(), nn.Linear(512, outputs), nn.Tanh()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
@@ -100,9 +129,7 @@ class Evaluator:
         return k ** self.per_channel if self.per_channel else k
 
     def describe(self) -> str:
-        if self.kind == "classifier":
-            return f"evaluator: classifier, held-out accuracy {self.info['accuracy']:.1%}"
-        return f"evaluator: autoencoder (no labels), held-out reconstruction MSE {self.info['recon_mse']:.4f}"
+        return describe(self.info)
 
     def _channels(self, x: torch.Tensor) -> list[torch.Tensor]:
         if not self.per_channel:
@@ -148,9 +175,17 @@ class Evaluator:
         return pred
 
 
-def fingerprint(ds: Dataset) -> str:
-    """SHA-256 (first 16 hex digits) of the training images, their labels and the evaluator's version."""
-    h = hashlib.sha256(f"{FORMAT} {VERSION} {tuple(ds.train.shape)}".encode())
+def describe(info: dict[str, Any]) -> str:
+    """One line on a trained network of any role: what it is and how well it does on held-out data."""
+    title = ROLES[info.get("role", "evaluator")].title
+    if info["kind"] == "classifier":
+        return f"{title}: classifier, held-out accuracy {info['accuracy']:.1%}"
+    return f"{title}: autoencoder (no labels), held-out reconstruction MSE {info['recon_mse']:.4f}"
+
+
+def fingerprint(ds: Dataset, role: str = "evaluator") -> str:
+    """SHA-256 (first 16 hex digits) of the training images, their labels, the role and the recipe's version."""
+    h = hashlib.sha256(f"{ROLES[role].format} {VERSION} {tuple(ds.train.shape)}".encode())
     h.update(ds.train.detach().cpu().float().contiguous().numpy().tobytes())
     if ds.labels_train is not None:
         h.update(ds.labels_train.cpu().numpy().astype("int64").tobytes())
@@ -163,34 +198,44 @@ def for_data(ds: Dataset, log: Callable[[str], None] = lambda m: print(m, file=s
     if base is not None:  # stacked: the base data set's classifier, channel by channel
         inner = for_data(base, log)
         return Evaluator(inner.net, inner.info, per_channel=ds.shape[0])
+    net, info = network_for(ds, "evaluator", log)
+    return Evaluator(net, info)
+
+
+def network_for(ds: Dataset, role: str,
+                log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)
+                ) -> tuple[EvaluatorNet, dict[str, Any]]:
+    """The `role` network (ROLES) of an image data set and its info: loaded from the role's cache folder, or
+    trained now (its own architecture and seed) and cached there, under the file lock."""
     if ds.kind != "image":
         raise DataError(f"{ds.name} is vector data: image metrics need image data")
-    folder = cache_root() / "evaluators" / fingerprint(ds)
+    r = ROLES[role]
+    folder = cache_root() / r.folder / fingerprint(ds, role)
     kind = "classifier" if ds.labels_train is not None else "autoencoder"
-    evaluator = _load(ds, folder, kind)  # the usual case, without a lock: records are written atomically
-    if evaluator is not None:
-        return evaluator
+    loaded = _load(ds, folder, kind, role)  # the usual case, without a lock: records are written atomically
+    if loaded is not None:
+        return loaded
     try:  # before training, so that no work is lost to an unwritable cache
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise AeganError(f"cannot create the evaluator cache {folder} ({e.strerror or e}): set AEGAN_CACHE to a "
+        raise AeganError(f"cannot create the {r.title} cache {folder} ({e.strerror or e}): set AEGAN_CACHE to a "
                          f"writable folder") from None
-    lock = _lock(folder, log, f"the {kind} evaluator of {ds.name}")
+    lock = _lock(folder, log, f"the {kind} {r.title} of {ds.name}", r.title)
     try:
-        evaluator = _load(ds, folder, kind)  # trained by the process we waited for
-        if evaluator is not None:
-            return evaluator
-        log(f"aegan: training the {kind} evaluator of {ds.name} once (cached in {folder}) ...")
-        net, info = train_evaluator(ds, kind)
-        write_record(folder, kind, net.state_dict(), info, format=FORMAT, version=VERSION)
+        loaded = _load(ds, folder, kind, role)  # trained by the process we waited for
+        if loaded is not None:
+            return loaded
+        log(f"aegan: training the {kind} {r.title} of {ds.name} once (cached in {folder}) ...")
+        # the evaluator's call as it always was (tests replace train_evaluator by a two-argument stand-in)
+        net, info = train_evaluator(ds, kind) if role == "evaluator" else train_evaluator(ds, kind, role=role)
+        write_record(folder, kind, net.state_dict(), info, format=r.format, version=VERSION)
     finally:
         lock.release()
-    evaluator = Evaluator(net, info)
-    log(f"aegan: {evaluator.describe()} ({info['train_s']:.0f} s)")
-    return evaluator
+    log(f"aegan: {describe(info)} ({info['train_s']:.0f} s)")
+    return net, info
 
 
-def _lock(folder: Path, log: Callable[[str], None], what: str) -> FileLock:
+def _lock(folder: Path, log: Callable[[str], None], what: str, title: str = "evaluator") -> FileLock:
     """folder/train.lock, acquired: at once, or after the process that holds it (training `what`) is done."""
     lock = FileLock(folder / "train.lock")
     try:
@@ -200,15 +245,15 @@ def _lock(folder: Path, log: Callable[[str], None], what: str) -> FileLock:
             log(f"aegan: another process is making {what}: waiting for it (lock {lock.lock_file}) ...")
             lock.acquire()
     except OSError as e:  # a read-only cache without the evaluator, say
-        raise AeganError(f"cannot lock the evaluator cache {folder} ({e.strerror or e}): set AEGAN_CACHE to a "
+        raise AeganError(f"cannot lock the {title} cache {folder} ({e.strerror or e}): set AEGAN_CACHE to a "
                          f"writable folder") from None
     return lock
 
 
-def _load(ds: Dataset, folder: Path, kind: str) -> Evaluator | None:
-    """The evaluator stored in `folder`, or None when there is none yet."""
-    fix = f"delete {folder} to train it again"
-    stored = read_record(folder, kind, format=FORMAT, version=VERSION, what="evaluator", fix=fix)
+def _load(ds: Dataset, folder: Path, kind: str, role: str = "evaluator") -> tuple[EvaluatorNet, dict[str, Any]] | None:
+    """The `role` network stored in `folder` and its info, or None when there is none yet."""
+    r, fix = ROLES[role], f"delete {folder} to train it again"
+    stored = read_record(folder, kind, format=r.format, version=VERSION, what=r.title, fix=fix)
     if stored is None:
         return None
     tensors, info = stored
@@ -216,25 +261,30 @@ def _load(ds: Dataset, folder: Path, kind: str) -> Evaluator | None:
         net = _new_net(ds, info)
         net.load_state_dict(tensors)
     except (KeyError, RuntimeError, TypeError) as e:
-        raise CheckpointError(f"stored evaluator {folder} does not fit {ds.name} ({type(e).__name__}): "
+        raise CheckpointError(f"stored {r.title} {folder} does not fit {ds.name} ({type(e).__name__}): "
                               f"{fix}") from None
-    return Evaluator(net, info)
+    return net.eval(), info
 
 
 def _new_net(ds: Dataset, info: dict[str, Any]) -> EvaluatorNet:
     c, h, w = ds.shape
     outputs = info["classes"] if info["kind"] == "classifier" else c * h * w
-    return EvaluatorNet(c, min(h, w), outputs, info["kind"])
+    return EvaluatorNet(c, min(h, w), outputs, info["kind"], info.get("role", "evaluator"))
 
 
-def train_evaluator(ds: Dataset, kind: str, seed: int = 0) -> tuple[EvaluatorNet, dict[str, Any]]:
+def train_evaluator(ds: Dataset, kind: str, seed: int | None = None,
+                    role: str = "evaluator") -> tuple[EvaluatorNet, dict[str, Any]]:
     """Adam (lr 1e-3, cosine-decayed) on mini-batches of 128 for max(3 epochs, 2,000 steps), at most 6,000 steps.
     Classifier: cross-entropy on the training images as they are, without augmentation (MAX_SHIFT = 0; `_shift`
-    would translate each batch by up to MAX_SHIFT pixels). Autoencoder: mean squared error."""
+    would translate each batch by up to MAX_SHIFT pixels). Autoencoder: mean squared error.
+    `role` picks the architecture variant; `seed` defaults to the role's own (the evaluator's is 0)."""
     t0 = time.perf_counter()
+    seed = ROLES[role].seed if seed is None else seed
     torch.manual_seed(seed)
     x, y = ds.train, ds.labels_train
     info: dict[str, Any] = {"kind": kind, "data": ds.name, "n_train": len(x), "shape": list(ds.shape)}
+    if role != "evaluator":  # the evaluator's info stays as it was, so that cached evaluators still match it
+        info["role"] = role
     if kind == "classifier":
         assert y is not None
         info["classes"] = int(y.max()) + 1

@@ -4,8 +4,15 @@ Hinton & Salakhutdinov, "Reducing the Dimensionality of Data with Neural Network
 (no arXiv version). Networks: encoder E: x -> ẑ, decoder G: z -> x.
 
 One training step: one phase, run every step (phase.every = 1):
-  1. AE  updates E and G:  ‖x − G(E(x))‖     model_args.recon: l1 ‖·‖₁ | mse ‖·‖² | bce (Bernoulli NLL, images)
-Each norm is summed over dimensions and averaged over the batch (aegan.losses.reconstruction).
+  1. AE  updates E and G:  1/(N·D) Σ_n Σ_d err(x_nd, x̂_nd),  x̂ = G(E(x))      model_args.recon: l1 |x − x̂| |
+                                                                             mse (x − x̂)² | bce (Bernoulli NLL, images)
+                           + W · 1/(N·F) Σ_n ‖φ(x_n) − φ(x̂_n)‖²              perceptual term, images only
+The reconstruction is a mean over the D elements of each example and the N of the batch (aegan.losses.
+reconstruction), so its size does not depend on the number of pixels. The perceptual term (W = model_args.perceptual,
+0 = off, the default) compares x and x̂ in the features φ of a separate feature network trained on the data set
+(model_args.perceptual_net=features, the only choice without a discriminator; aegan.models.base.Model.perceptual):
+Dosovitskiy & Brox 2016, "Generating Images with Perceptual Similarity Metrics based on Deep Networks",
+arXiv:1602.02644.
 
 Sampling needs a model of the codes ("work on the code, not the data"): the default sampler fits a
 Gaussian mixture to the encoder's codes after training (aegan/samplers/codes.py); `prior` decodes
@@ -21,7 +28,15 @@ import torch
 
 from aegan import losses
 from aegan.config import Config
-from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase, check_bernoulli_data
+from aegan.models.base import (
+    ENCODER_SAMPLERS,
+    ENCODER_VECTOR_DEFAULTS,
+    PERCEPTUAL_NETS_WITHOUT_D,
+    Logs,
+    Model,
+    Phase,
+    check_bernoulli_data,
+)
 from aegan.nets import build_decoder, build_encoder
 
 
@@ -29,8 +44,13 @@ class AE(Model):
     name = "ae"
     paper = "Hinton & Salakhutdinov 2006, Reducing the Dimensionality of Data with Neural Networks, Science 313"
     samplers = ENCODER_SAMPLERS
-    args = {"recon": "l1"}  # ‖x − x̂‖ summed over dimensions
-    choices = {"recon": losses.RECONSTRUCTIONS}  # l1 | mse | bce
+    args = {
+        "recon": "l1",  # err of the per-element mean reconstruction: l1 | mse | bce
+        "perceptual": 0.0,  # W, weight of the perceptual term mean ‖φ(x) − φ(x̂)‖²; 0 = off; images only
+        "perceptual_net": "features",  # φ: features (a separate feature network; there is no D to use)
+    }
+    choices = {"recon": losses.RECONSTRUCTIONS, "perceptual_net": PERCEPTUAL_NETS_WITHOUT_D}
+    nonnegative = ("perceptual",)
 
     def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
         super().__init__(shape, cfg)
@@ -53,6 +73,7 @@ class AE(Model):
         return SimpleNamespace(x=x)
 
     def loss_AE(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
-        x_rec = self.nets["G"](self.nets["E"](s.x))  # x̂ = G(E(x))
-        rec = losses.reconstruction(s.x, x_rec, self.arg["recon"])  # ‖x − x̂‖
-        return rec, {}
+        s.x_rec = self.nets["G"](self.nets["E"](s.x))  # x̂ = G(E(x))
+        rec = losses.reconstruction(s.x, s.x_rec, self.arg["recon"])  # mean err(x, x̂) over elements and batch
+        perceptual = self.perceptual(s)  # W·mean ‖φ(x) − φ(x̂)‖², Dosovitskiy & Brox 2016; 0 when W = 0
+        return rec + perceptual, self.perceptual_logs(s)

@@ -9,10 +9,18 @@ Networks: encoder E: x -> ẑ, generator G: z -> x, data discriminator D: x -> l
 One training step, in the order the loop runs it; both phases run every step (phase.every = 1):
   shared:  z ~ N(0, I),  x̂ = G(E(x)),  x' = G(z)                once, before the phases (begin_step)
   1. D   updates D:     −log σ(D(x)) − log(1 − σ(D(x̂))) − log(1 − σ(D(x')))     x̂ and x' detached
-  2. AE  updates E, G:  λ‖x − x̂‖                 reconstruction, model_args.lam and model_args.recon (l1 | mse | bce)
+  2. AE  updates E, G:  λ · 1/(N·D) Σ_n Σ_d err(x_nd, x̂_nd)    reconstruction, λ = model_args.lam,
+                                                                 err = model_args.recon: l1 |·| | mse (·)² | bce
+                        + W · 1/(N·F) Σ_n ‖φ(x_n) − φ(x̂_n)‖²    perceptual term, W = model_args.perceptual (0 = off)
                         − log σ(D(x̂))            x̂ should look real: reaches E and G
                         − log σ(D(x'))           x' should look real: reaches G only
 D in phase 2 is the D just updated in phase 1. tricks.feature_matching applies to the x' term only.
+The reconstruction is a mean over the D elements of each example and the N of the batch, so λ means the same on
+2-D points and on 28×28 images (DESIGN §1). The perceptual term (images only) compares x and x̂ in features φ:
+model_args.perceptual_net=D, D's penultimate layer, the learned similarity of Larsen et al. 2016 (D as updated in
+phase 1; φ(x) without gradient; phase 2 trains E and G only, so no gradient reaches D), or features, a separate
+feature network trained on the data set (Dosovitskiy & Brox 2016, "Generating Images with Perceptual Similarity
+Metrics based on Deep Networks", arXiv:1602.02644).
 """
 
 from __future__ import annotations
@@ -24,7 +32,15 @@ import torch
 
 from aegan import losses
 from aegan.config import Config
-from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase, check_bernoulli_data
+from aegan.models.base import (
+    ENCODER_SAMPLERS,
+    ENCODER_VECTOR_DEFAULTS,
+    PERCEPTUAL_NETS,
+    Logs,
+    Model,
+    Phase,
+    check_bernoulli_data,
+)
 from aegan.nets import build_encoder
 
 
@@ -34,11 +50,14 @@ class AEGAN(Model):
     has_D = True
     samplers = ENCODER_SAMPLERS
     args = {
-        "lam": 10.0,  # λ, weight of ‖x − x̂‖ (summed over dimensions)
-        "recon": "l1",  # l1 | mse | bce
+        "lam": 10.0,  # λ, weight of the reconstruction, a per-element mean err(x, x̂)
+        "recon": "l1",  # err: l1 | mse | bce
+        "perceptual": 0.0,  # W, weight of the perceptual term mean ‖φ(x) − φ(x̂)‖²; 0 = off; images only
+        "perceptual_net": "D",  # φ: D (D's penultimate layer) | features (a separate feature network)
     }
-    choices = {"recon": losses.RECONSTRUCTIONS}
+    choices = {"recon": losses.RECONSTRUCTIONS, "perceptual_net": PERCEPTUAL_NETS}
     positive = ("lam",)  # λ = 0 would drop the reconstruction, and with it what E learns
+    nonnegative = ("perceptual",)
 
     def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
         super().__init__(shape, cfg)
@@ -49,7 +68,10 @@ class AEGAN(Model):
 
     @staticmethod
     def defaults(kind: str) -> dict[str, Any]:
-        return ENCODER_VECTOR_DEFAULTS if kind == "vector" else {}
+        if kind != "vector":
+            return {}
+        # λ = 20 on the mean of 2-D data: the λ = 10 on the summed L1 this preset had before the mean (DESIGN §1)
+        return {**ENCODER_VECTOR_DEFAULTS, "model_args": {"lam": 20.0}}
 
     def check_data(self, ds: Any) -> None:
         if self.arg["recon"] == "bce":
@@ -72,7 +94,8 @@ class AEGAN(Model):
         return loss, {"d_real": d_real.mean(), "d_gen": d_gen.mean()}
 
     def loss_AE(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
-        rec = losses.reconstruction(s.x, s.x_rec, self.arg["recon"])  # ‖x − x̂‖
+        rec = losses.reconstruction(s.x, s.x_rec, self.arg["recon"])  # mean err(x, x̂) over elements and batch
+        perceptual = self.perceptual(s)  # W·mean ‖φ(x) − φ(x̂)‖², Larsen 2016 (φ = D) / Dosovitskiy & Brox 2016
         rec_adv = losses.adversarial(self.nets["D"](s.x_rec))  # −log D(x̂)
         gen_adv = self.g_adversarial(s.x_gen, s.x)  # −log D(x')
-        return self.arg["lam"] * rec + rec_adv + gen_adv, {"rec": rec}
+        return self.arg["lam"] * rec + rec_adv + gen_adv + perceptual, {"rec": rec, **self.perceptual_logs(s)}

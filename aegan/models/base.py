@@ -3,6 +3,13 @@
 A phase is one optimizer step: the networks it updates, every how many steps it runs, and the function
 computing its loss. The training loop (aegan/train.py) owns zero_grad/backward/step, so which network
 gets which gradient is visible in one place; a model only says what each phase minimises.
+
+Also here, since four models share it: the perceptual reconstruction term W·mean‖φ(x) − φ(x̂)‖² of ae, aegan, aae
+and alphagan (`model_args.perceptual` = W, `model_args.perceptual_net` = φ), a distance in a network's features
+next to the pixel distance: Larsen, Sønderby, Larochelle & Winther 2016, "Autoencoding beyond pixels using a learned
+similarity metric", arXiv:1512.09300 (φ = the GAN's own discriminator), and Dosovitskiy & Brox 2016, "Generating
+Images with Perceptual Similarity Metrics based on Deep Networks", arXiv:1602.02644 (φ = a fixed feature network;
+PPGN, Nguyen et al. 2017, trains its generator with it).
 """
 
 from __future__ import annotations
@@ -52,6 +59,18 @@ class Model(nn.Module):
         self.arg = self.check_args(cfg.model_args)
         self.nets = nn.ModuleDict()
         self.g_ema: nn.Module | None = None  # the generator's moving average (tricks.ema), used for sampling
+        # φ of model_args.perceptual_net=features: a frozen network (n, C, H, W) -> (n, F) that the training loop
+        # sets when `needs_feature_net`; held beside the model, not in it (see __setattr__): no checkpoint entry
+        self.phi: nn.Module | None = None
+        if self.arg.get("perceptual", 0.0) > 0 and len(self.shape) != 3:
+            raise ConfigError(f"model_args.perceptual compares image features, but {cfg.model} trains on vectors "
+                              f"of shape {self.shape}: leave model_args.perceptual at 0 on vector data")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "phi":  # a plain attribute, not a submodule: not in state_dict(), parameters(), .to() or .train()
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     @classmethod
     def check_args(cls, given: dict[str, Any]) -> dict[str, Any]:
@@ -162,6 +181,44 @@ class Model(nn.Module):
         fm = t.feature_matching * tricks.feature_matching(d.features(x_real), d.features(x_fake))
         return fm if t.feature_matching_only else fm + losses.adversarial(d(x_fake), form)
 
+    # --- the perceptual reconstruction term of ae, aegan, aae and alphagan (model_args.perceptual, perceptual_net) --
+
+    @property
+    def needs_feature_net(self) -> bool:
+        """True when the loss uses the separate feature network (model_args.perceptual > 0 and perceptual_net =
+        features): whoever trains the model sets `self.phi` first (aegan.train.fit does, from
+        aegan.metrics.feature_net.feature_network; models sit below metrics and never import it)."""
+        return self.arg.get("perceptual", 0.0) > 0 and self.arg.get("perceptual_net") == "features"
+
+    def perceptual(self, s: SimpleNamespace) -> torch.Tensor | float:
+        """W·mean‖φ(x) − φ(x̂)‖² (aegan.losses.perceptual) for the step's x = s.x and x̂ = s.x_rec; the float 0.0
+        when W = model_args.perceptual = 0, so the loss is then the same to the bit as without the term.
+
+        φ = D's penultimate layer (perceptual_net=D) or the frozen feature network `self.phi` (features). φ(x) is a
+        target, computed without gradient; φ(x̂) passes gradients to x̂, hence to E and G, and never to φ's weights:
+        the loop trains only the phase's own networks (D's weights are frozen outside D's phase), and the feature
+        network is frozen for good. Computed once a step, at the first phase that asks, and kept in s for the later
+        ones: every phase that asks runs after D's own phase, the only one that changes D.
+        """
+        w = self.arg.get("perceptual", 0.0)
+        if w == 0:
+            return 0.0
+        if not hasattr(s, "perceptual"):
+            phi = self.nets["D"].features if self.arg["perceptual_net"] == "D" else self.phi
+            if phi is None:
+                raise ConfigError("model_args.perceptual_net=features needs the feature network in model.phi: "
+                                  "aegan.train sets it; set model.phi = aegan.metrics.feature_net.feature_network(ds)"
+                                  " when you drive the phases yourself")
+            with torch.no_grad():
+                f_x = phi(s.x)  # φ(x): the target
+            s.perceptual = losses.perceptual(f_x, phi(s.x_rec))  # mean ‖φ(x) − φ(x̂)‖²
+        return w * s.perceptual
+
+    @staticmethod
+    def perceptual_logs(s: SimpleNamespace) -> Logs:
+        """{"perceptual": mean ‖φ(x) − φ(x̂)‖²} once a phase of this step computed it, else nothing to log."""
+        return {"perceptual": s.perceptual} if hasattr(s, "perceptual") else {}
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
@@ -186,10 +243,16 @@ def check_bernoulli_data(ds: Any, setting: str, instead: str) -> None:
 
 # Settings shared by the encoder models on vector data: the setting that covers every grid25 mode in about a
 # minute of CPU (a 2-D code, a higher learning rate held for half the steps then cosine-decayed, since the
-# reconstruction precision caps the high-quality fraction).
+# reconstruction precision caps the high-quality fraction). No reconstruction weight here: each model's own vector
+# preset states it, on the per-element mean (on 2-D data the mean is the per-example sum / 2, so λ = 60 on the mean
+# is the λ = 30 on the summed L1 that the presets were measured with).
 ENCODER_VECTOR_DEFAULTS: dict[str, Any] = {
     "steps": 5000,
     "net": {"latent_dim": 2},
     "optim": {"lr": 5e-4, "schedule": "cosine", "hold": 0.5, "final": 0.02},
 }
 ENCODER_SAMPLERS = ("gmm", "gaussian", "codegan", "prior")
+# φ of the perceptual term (model_args.perceptual_net): D = the model's own discriminator's penultimate layer (models
+# with a D only), features = the separate feature network trained on the data set (aegan.metrics.feature_net)
+PERCEPTUAL_NETS = ("D", "features")
+PERCEPTUAL_NETS_WITHOUT_D = ("features",)

@@ -9,6 +9,12 @@ One training step: one phase, run every step (phase.every = 1); the loss per exa
                   = BCE(x, G(z))                   model_args.likelihood=bernoulli (images)
       KL          = ½ Σ (μ² + σ² − log σ² − 1)     Appendix B, analytic; σ² the posterior's variance
 One ε per example, drawn inside the phase (begin_step only passes x on).
+
+Unlike the reconstruction weights of ae, aegan, aae and alphagan (per-element means, DESIGN §1), −log p(x|z) here is
+summed over the D dimensions of each example (aegan.losses.reconstruction_nll), then averaged over the batch, as is
+the KL over the code dimensions: the likelihood of an example is the product of its pixels' likelihoods, so the
+sum is what the ELBO is, and a mean would not be a bound on log p(x) any more. The balance of the two terms is set
+by the likelihood's own scale, σ_x = model_args.sigma (Gaussian; a smaller σ_x weighs the reconstruction more).
 """
 
 from __future__ import annotations
@@ -68,8 +74,8 @@ class VAE(Model):
         z = mu + (0.5 * log_var).exp() * torch.randn_like(mu)  # z = μ + σ ⊙ ε, ε ~ N(0, I)  (§2.4)
         x_rec = self.nets["G"](z)
         if self.arg["likelihood"] == "bernoulli":
-            nll = losses.reconstruction(s.x, x_rec, "bce")  # −log p(x|z), Bernoulli
+            nll = losses.reconstruction_nll(s.x, x_rec, "bce")  # −log p(x|z) = −Σ_d log Bernoulli(x_d; x̂_d)
         else:
-            nll = losses.reconstruction(s.x, x_rec, "mse") / (2 * self.arg["sigma"] ** 2)  # −log p(x|z) + const
+            nll = losses.reconstruction_nll(s.x, x_rec, "mse") / (2 * self.arg["sigma"] ** 2)  # Σ_d (x_d − x̂_d)²/2σ²
         kl = losses.kl_normal(mu, log_var)  # Eq. (10), analytic KL(q(z|x) ‖ N(0, I))
         return nll + kl, {"nll": nll, "kl": kl}

@@ -14,6 +14,12 @@ One training step, in the order the loop runs it; all three phases run every ste
                     − log σ(D(x̃)) − log σ(D(x_p))                         −L_GAN, non-saturating
 The GAN loss does not reach E. Algorithm 1 takes all three gradients at the same weights; here phases 2 and 3
 compute D_l and D with the D just updated in phase 1. tricks.feature_matching applies to the x_p term only.
+
+L_llike is summed over D_l's features, not averaged (the per-element means of DESIGN §1 are for the pixel
+reconstructions of ae, aegan, aae and alphagan): it is the negative log-likelihood of a unit-variance Gaussian in
+feature space, Eq. (6), and E minimises L_prior + L_llike, an ELBO with that likelihood, whose two terms are sums
+(over features and over code dimensions) as in the VAE. A mean over D_l's thousands of features (6,272 on 28×28
+images at net.width 64) would let the KL outweigh the reconstruction and collapse the posterior.
 """
 
 from __future__ import annotations
