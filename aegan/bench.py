@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,6 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: 
               n: int = 10_000) -> list[dict[str, Any]]:
     from aegan.evaluate import evaluate
     from aegan.report import write_report
-    from aegan.run import Run
-    from aegan.train import train
 
     if seeds < 1:
         raise AeganError(f"--seeds must be at least 1, got {seeds}")
@@ -89,16 +88,11 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: 
         for dataset in data:
             for seed in range(seeds):
                 folder = out / f"{name.replace('+', '_')}-{dataset}-s{seed}"
-                try:
-                    run = Run.load(folder)
-                    if run.step < run.config.steps:  # interrupted: train it again from the start
-                        raise AeganError(f"{folder} stopped at step {run.step} of {run.config.steps}")
-                    train_s = run_train_seconds(folder)
-                except AeganError:
-                    t0 = time.perf_counter()
-                    settings = {"progress": False, **({"fabric.threads": threads} if threads else {}), **overrides}
-                    run = train(model, dataset, steps=steps, out=folder, seed=seed, overrides=settings, overwrite=True)
-                    train_s = run_train_seconds(folder) or time.perf_counter() - t0
+                t0 = time.perf_counter()
+                settings = {"progress": False, **({"fabric.threads": threads} if threads else {}), **overrides}
+                run = finished_or_trained(folder, _steps_done, model, dataset, steps=steps, seed=seed,
+                                          overrides=settings)
+                train_s = run_train_seconds(folder) or time.perf_counter() - t0
                 scores = evaluate(run, n=10_000, seed=seed)
                 row = {"variant": name, "model": model, "data": dataset, "seed": seed, **scores,
                        "train_s": round(train_s, 1)}
@@ -114,6 +108,26 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: 
     return rows
 
 
+def finished_or_trained(folder: Path, finished: Callable[[Any, Path], bool], model: str, dataset: str,
+                        **train_args: Any) -> Any:
+    """The run in `folder` if it loads and is `finished`; else trained there from the start with `train_args`:
+    an interrupted benchmark continues where it stopped."""
+    from aegan.run import Run
+    from aegan.train import train
+
+    try:
+        run = Run.load(folder)
+        if finished(run, folder):
+            return run
+    except AeganError:
+        pass
+    return train(model, dataset, out=folder, overwrite=True, **train_args)
+
+
+def _steps_done(run: Any, folder: Path) -> bool:
+    return run.step >= run.config.steps
+
+
 def run_train_seconds(folder: Path) -> float:
     """Training wall time of a run, from the last record of its metrics.jsonl (start-up and scoring excluded)."""
     lines = (folder / "metrics.jsonl").read_text().splitlines() if (folder / "metrics.jsonl").is_file() else []
@@ -126,8 +140,6 @@ def run_images(chosen: list[tuple[str, str, dict[str, Any], int | None]], seeds:
     default sampler and (encoder models) its prior; table.md groups rows by (variant, data, sampler)."""
     from aegan.evaluate import evaluate
     from aegan.report import write_report
-    from aegan.run import Run
-    from aegan.train import train
 
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -135,14 +147,9 @@ def run_images(chosen: list[tuple[str, str, dict[str, Any], int | None]], seeds:
         for dataset in data:
             for seed in range(seeds):
                 folder = out / f"{name.replace('+', '_')}-{dataset}-s{seed}"
-                try:
-                    run = Run.load(folder)
-                    if not _budget_done(run, folder):
-                        raise AeganError(f"{folder} stopped before its budget was spent")
-                except AeganError:
-                    settings = {"progress": False, **({"fabric.threads": threads} if threads else {}), **overrides}
-                    run = train(model, dataset, minutes=minutes, out=folder, seed=seed, overrides=settings,
-                                overwrite=True)
+                settings = {"progress": False, **({"fabric.threads": threads} if threads else {}), **overrides}
+                run = finished_or_trained(folder, _budget_done, model, dataset, minutes=minutes, seed=seed,
+                                          overrides=settings)
                 common = {"variant": name, "model": model, "data": dataset, "seed": seed, "steps": run.step,
                           "train_s": round(run_train_seconds(folder), 1)}
                 fd_recon = reconstruction_fd(run, n=min(n, 5000)) if run.model.has_encoder else None

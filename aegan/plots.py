@@ -83,6 +83,16 @@ def _square_limits(xy: np.ndarray, margin: float = 0.05) -> tuple[tuple[float, f
     return (cx - half, cx + half), (cy - half, cy + half)
 
 
+def _finite_xy(points: np.ndarray | None, what: str) -> np.ndarray | None:
+    """The finite rows of `points`' first two columns, or None; a wrong shape is an AeganError naming `what`."""
+    if points is None:
+        return None
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] < 2:
+        raise AeganError(f"scatter_png expects {what}, got {points.shape}")
+    return points[np.isfinite(points[:, :2]).all(axis=1), :2]
+
+
 def scatter_png(
     points: np.ndarray,
     path: str | Path,
@@ -109,18 +119,8 @@ def scatter_png(
     if not finite.all():
         notes.append(f"{int((~finite).sum())} non-finite points dropped")
 
-    c_xy = None
-    if centres is not None:
-        centres = np.asarray(centres, dtype=np.float64)
-        if centres.ndim != 2 or centres.shape[1] < 2:
-            raise AeganError(f"scatter_png expects centres of shape (K, 2), got {centres.shape}")
-        c_xy = centres[np.isfinite(centres[:, :2]).all(axis=1), :2]  # (K', 2)
-    b_xy = None
-    if background is not None:
-        background = np.asarray(background, dtype=np.float64)
-        if background.ndim != 2 or background.shape[1] < 2:
-            raise AeganError(f"scatter_png expects background points of shape (M, 2), got {background.shape}")
-        b_xy = background[np.isfinite(background[:, :2]).all(axis=1), :2]  # (M', 2)
+    c_xy = _finite_xy(centres, "centres of shape (K, 2)")  # (K', 2)
+    b_xy = _finite_xy(background, "background points of shape (M, 2)")  # (M', 2)
 
     fig = _new_figure(5.0, 5.0)
     ax = fig.add_subplot(1, 1, 1)
