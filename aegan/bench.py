@@ -4,8 +4,8 @@ Suites:
   modes   the given models (default gan, aae, alphagan) on ring8 and grid25, each with its default budget
   tricks  gan with each of the improved techniques alone and all together, next to alphagan, on ring8 and grid25
   images  every model on fashion-mnist and stacked-fashion-mnist at equal wall time (--minutes, default 10), each
-          scored through its default sampler and, for the encoder models, through its prior too; plus the FD of
-          held-out reconstructions (how sharp the autoencoder is)
+          scored through its default sampler and, for the encoder models, through its prior too, with the FD in
+          a second classifier's features (fd_check) and the FD of held-out reconstructions (fd_recon)
 
 Writes DIR/<variant>-<data>-s<seed>/ run folders, DIR/results.json (one row per run), DIR/table.md (mean ± std
 over seeds: aegan.tables.summary_table) and DIR/report.html. Runs already finished in DIR are scored again, not
@@ -28,8 +28,9 @@ DATASETS = ("ring8", "grid25")
 KEYS = ("modes_covered", "high_quality_fraction", "kl_modes", "train_s")
 IMAGE_DATASETS = ("fashion-mnist", "stacked-fashion-mnist")
 IMAGE_MODELS = ("gan", "ae", "aegan", "vae", "aae", "vaegan", "alphagan")
-IMAGE_KEYS = ("fd", "kid", "precision", "recall", "density", "coverage", "classifier_score", "msssim_samples",
-              "modes_covered", "kl_modes", "recon_error_test", "fd_recon", "steps", "train_s")
+IMAGE_KEYS = ("fd", "fd_check", "kid", "precision", "recall", "density", "coverage", "classifier_score",
+              "msssim_samples", "modes_covered", "kl_modes", "code_kl", "recon_error_test", "fd_recon", "steps",
+              "train_s")
 IMAGE_MINUTES = 10.0
 
 # tricks suite: (variant name, model, overrides). Weights are the papers' or common values.
@@ -152,11 +153,10 @@ def run_images(chosen: list[tuple[str, str, dict[str, Any], int | None]], seeds:
                                           overrides=settings)
                 common = {"variant": name, "model": model, "data": dataset, "seed": seed, "steps": run.step,
                           "train_s": round(run_train_seconds(folder), 1)}
-                fd_recon = reconstruction_fd(run, n=min(n, 5000)) if run.model.has_encoder else None
                 samplers = list(dict.fromkeys(("prior", run.default_sampler)))  # prior first: eval.json
                 for sampler in samplers:  # keeps the default sampler's scores
-                    scores = evaluate(run, n=n, sampler=sampler, seed=seed)
-                    rows.append({**common, **scores, "fd_recon": fd_recon})
+                    scores = evaluate(run, n=n, sampler=sampler, seed=seed, check=True)
+                    rows.append({**common, **scores})
                     print(f"{name:>10} {dataset:>22} seed {seed} {sampler:>8}: fd {scores.get('fd', 0):.1f}, "
                           f"recall {scores.get('recall', 0):.3f}, coverage {scores.get('coverage', 0):.3f}, "
                           f"kl_modes {scores.get('kl_modes', 0):.3f}, {run.step} steps", flush=True)
@@ -166,23 +166,6 @@ def run_images(chosen: list[tuple[str, str, dict[str, Any], int | None]], seeds:
     print("\n" + table)
     write_report(out)
     return rows
-
-
-def reconstruction_fd(run: Any, n: int = 5000) -> float:
-    """FD, in the evaluator's features, between `n` held-out images and their reconstructions G(E(x)): how sharp the
-    autoencoder is (0 for a perfect one; the blur of an MSE autoencoder raises it)."""
-    import torch
-
-    from aegan.metrics import frechet_distance
-    from aegan.metrics.evaluator import for_data
-
-    ds = run.data()
-    x = ds.test[:n]
-    with torch.no_grad():
-        x_rec = torch.cat([run.model.generate(run.encode_model(x[i:i + 1000]).to(run.model.device)).float().cpu()
-                           for i in range(0, len(x), 1000)])
-    evaluator = for_data(ds)
-    return round(frechet_distance(evaluator.features(x), evaluator.features(x_rec)), 4)
 
 
 def _budget_done(run: Any, folder: Path) -> bool:

@@ -41,10 +41,12 @@ def say(message: str) -> None:
 
 
 def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None, seed: int = 0,
-             write: bool = True) -> dict[str, Any]:
+             write: bool = True, check: bool = False) -> dict[str, Any]:
     """Score `run` on `n` samples drawn with `sampler` (default: the model's default) and `seed`.
 
-    Writes RUN/eval.json and the report pictures unless `write` is False. Returns the eval.json dict.
+    `check` (image data): also fd_check, the FD in the features of a second classifier (the "check" role of
+    aegan.metrics.evaluator) that no method trains against. Writes RUN/eval.json and the report pictures unless
+    `write` is False. Returns the eval.json dict.
     """
     if not isinstance(run, Run):
         run = Run.load(run)
@@ -61,7 +63,7 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
         say(f"aegan: warning: the sample metrics need at least {MIN_IMAGE_SAMPLES} samples (--n {n}); skipping them")
     else:
         try:
-            scores.update(sample_scores(run.data(), x_model, seed))
+            scores.update(sample_scores(run.data(), x_model, seed, check=check))
         except DataError as e:
             say(f"aegan: warning: {e}; skipping the sample metrics")
     test = None
@@ -81,8 +83,10 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
 
 def encoder_scores(run: Run, x_test: torch.Tensor, seed: int) -> dict[str, float]:
     """recon_error_test: mean squared error per element of held-out reconstructions, on the model's scale
-    (vectors standardized, images in [-1, 1]). code_kl: KL(q(z) ‖ p(z)) between the aggregate posterior of
-    held-out codes and the prior, by the density-ratio trick (aegan.density_ratio.estimate_kl)."""
+    (vectors standardized, images in [-1, 1]). fd_recon (image data): the FD, in the evaluator's features, between
+    the held-out images and their reconstructions G(E(x)): how sharp the autoencoder is (0 for a perfect one; the
+    blur of an MSE autoencoder raises it). code_kl: KL(q(z) ‖ p(z)) between the aggregate posterior of held-out
+    codes and the prior, by the density-ratio trick (aegan.density_ratio.estimate_kl)."""
     from aegan.density_ratio import estimate_kl
 
     z_hat = run.encode_model(x_test)
@@ -90,6 +94,9 @@ def encoder_scores(run: Run, x_test: torch.Tensor, seed: int) -> dict[str, float
         x_rec = run.model.generate(z_hat.to(run.model.device)).cpu()
     recon = float((x_rec - x_test).square().flatten(1).mean(1).mean())
     scores = {"recon_error_test": recon}
+    if run.info["kind"] == "image" and len(x_test) >= MIN_IMAGE_SAMPLES:
+        ev = evaluator_lib.for_data(run.data(), say)
+        scores["fd_recon"] = metrics.frechet_distance(ev.features(x_test), ev.features(x_rec))
     if len(z_hat) >= 100:  # the classifier needs enough held-out codes to train and to score on
         z_prior = run.model.prior(len(z_hat), "cpu", generator=torch.Generator().manual_seed(seed))
         scores["code_kl"] = float(estimate_kl(z_hat, z_prior, seed=seed))
@@ -163,14 +170,15 @@ def draw_pictures(run: Run, x_model: torch.Tensor, sampler: str, test: torch.Ten
 
 
 def sample_scores(ds: Dataset, x: torch.Tensor, seed: int = 0,
-                  log: Callable[[str], None] | None = None) -> dict[str, float]:
+                  log: Callable[[str], None] | None = None, check: bool = False) -> dict[str, float]:
     """Scores of samples x (N, *shape), on the model's scale, against data set ds with unknown modes.
 
     The real reference is a fixed random subset of ds's training split, as large as x (at least 1,000 examples,
     at most the whole split). Image data: fd, kid, precision and recall (k = 3), density and coverage (k = 5) and
     birthday_support in the evaluator's features; with labels also classifier_score, the modes counted by the
     evaluator's predictions (modes_total, modes_covered, kl_modes against the label frequencies; class triples
-    on stacked data) and evaluator_accuracy; msssim_samples and msssim_data; ndb and ndb_k on pixels.
+    on stacked data) and evaluator_accuracy; msssim_samples and msssim_data; ndb and ndb_k on pixels; with `check`
+    also fd_check, the FD in the check classifier's features, and its held-out check_accuracy.
     Vector data: the feature metrics and ndb on the standardized vectors.
     """
     if len(x) < MIN_IMAGE_SAMPLES:
@@ -187,6 +195,11 @@ def sample_scores(ds: Dataset, x: torch.Tensor, seed: int = 0,
             scores["classifier_score"] = metrics.classifier_score(fake.probs)[0]
             scores.update(metrics.histogram_stats(fake.predicted, mode_weights(ds)))
             scores["evaluator_accuracy"] = ev.info["accuracy"]
+        if check:  # a second judge, another architecture and seed: does the ranking hold in its features too?
+            judge = evaluator_lib.for_data(ds, log or say, role="check")
+            scores["fd_check"] = metrics.frechet_distance(judge.features(real), judge.features(x))
+            if "accuracy" in judge.info:
+                scores["check_accuracy"] = judge.info["accuracy"]
         scores["msssim_samples"] = metrics.msssim_diversity((x.clamp(-1, 1) + 1) / 2, seed=seed)
         scores["msssim_data"] = metrics.msssim_diversity((real + 1) / 2, seed=seed)
     else:
@@ -254,8 +267,10 @@ def load_samples(path: str | os.PathLike[str], ds: Dataset) -> torch.Tensor:
     return out
 
 
-def evaluate_samples(samples: str | os.PathLike[str], data: str, seed: int = 0) -> dict[str, Any]:
-    """Score a file of samples from any generator against the data set `data` (a name, folder or file)."""
+def evaluate_samples(samples: str | os.PathLike[str], data: str, seed: int = 0,
+                     check: bool = False) -> dict[str, Any]:
+    """Score a file of samples from any generator against the data set `data` (a name, folder or file); `check`
+    as in `evaluate`."""
     ds = data_lib.load(data)
     x = load_samples(samples, ds)
     scores: dict[str, Any] = {}
@@ -263,6 +278,6 @@ def evaluate_samples(samples: str | os.PathLike[str], data: str, seed: int = 0) 
         centres, std = ds.modes
         scores.update(metrics.mode_stats(ds.transform.to_data(x), centres, std))
     else:
-        scores.update(sample_scores(ds, x, seed))
+        scores.update(sample_scores(ds, x, seed, check=check))
     scores.update({"n_samples": len(x), "seed": seed, "samples": str(samples), "data": ds.name})
     return scores

@@ -197,6 +197,26 @@ def test_real_held_out_set_scores_like_data(collapse_scores):
     assert real["ndb_k"] < 0.3  # 297 held-out images against 100 bins: some bins differ by chance
 
 
+def test_check_classifier_is_another_judge_that_also_tells_collapse_apart(digits, digits_evaluator):
+    """The "check" role: another architecture (7×7 kernels, average pooling, 64 features) and seed, its own cache
+    folder, accurate on held-out data; its FD ranks a collapsed set below real data like the evaluator's does."""
+    check = evaluator.for_data(digits, log=lambda m: None, role="check")
+    root = evaluator.cache_root()
+    assert (root / "checks" / evaluator.fingerprint(digits, "check") / "classifier.safetensors").is_file()
+    assert evaluator.fingerprint(digits, "check") != evaluator.fingerprint(digits)
+    assert check.info["accuracy"] >= 0.9 and check.info["role"] == "check"
+    assert check.net.body[0].weight.shape[-1] == 7 and digits_evaluator.net.body[0].weight.shape[-1] == 3
+    assert isinstance(check.net.body[3], torch.nn.AvgPool2d)
+    x = digits.test[:32]
+    assert check.features(x).shape == (32, 64)
+    test = digits.test
+    real = sample_scores(digits, test, check=True)
+    repeated = sample_scores(digits, test[:1].repeat(len(test), 1, 1, 1), check=True)
+    assert real["check_accuracy"] == check.info["accuracy"]
+    assert repeated["fd_check"] > 5 * real["fd_check"] and repeated["fd"] > 5 * real["fd"]
+    assert "fd_check" not in sample_scores(digits, test)  # only when asked: it may train a network first
+
+
 # ---------------------------------------------------------------- aegan eval --samples
 
 
@@ -270,6 +290,24 @@ def test_image_run_eval_json_has_the_image_keys(digits_evaluator, tmp_path, tiny
     stored = json.loads((tmp_path / "g" / "eval.json").read_text())
     assert all(isinstance(stored[k], (int, float)) for k in IMAGE_KEYS)
     assert stored["evaluator_accuracy"] == pytest.approx(digits_evaluator.info["accuracy"])
+    assert "fd_recon" not in stored  # a GAN has no encoder
+
+
+def test_encoder_run_eval_json_has_the_fd_of_its_reconstructions(digits, digits_evaluator, tmp_path, tiny):
+    """fd_recon: FD between held-out images and their reconstructions, in the evaluator's features (known answer:
+    a model whose reconstructions are the originals scores the FD of a set with itself, 0)."""
+    import aegan
+    from aegan.evaluate import encoder_scores
+    from aegan.metrics import frechet_distance
+
+    run = aegan.train("ae", data="digits", steps=4, out=tmp_path / "a", overrides=tiny)
+    stored = aegan.evaluate(run, n=200)
+    test = digits.test
+    x_rec = run.model.generate(run.encode_model(test))
+    want = frechet_distance(digits_evaluator.features(test), digits_evaluator.features(x_rec))
+    assert stored["fd_recon"] == pytest.approx(want, rel=1e-4) and stored["fd_recon"] > 0
+    run.model.generate = lambda z: test  # a perfect autoencoder on these images
+    assert encoder_scores(run, test, seed=0)["fd_recon"] == pytest.approx(0.0, abs=1e-3)
 
 
 def test_monitor_logs_during_training_and_can_stop_the_run(tmp_path, tiny):

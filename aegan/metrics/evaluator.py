@@ -19,8 +19,12 @@ around "read the cache, else train and write": one trains, the others wait for i
 Roles. The same recipe, with its own architecture variant, seed and cache folder, makes the other networks that
 judge images (DESIGN §1, "three networks that judge images, kept apart"): `ROLES`. "evaluator" only scores;
 "features" is the feature network of perceptual reconstruction losses (aegan.metrics.feature_net), 5×5 kernels,
-narrower, another seed, cached in `$AEGAN_CACHE/features/<fingerprint>/`. A model trained against the evaluator's
-own features would optimise the score instead of the samples; a network of another role cannot be the evaluator.
+narrower, another seed, cached in `$AEGAN_CACHE/features/<fingerprint>/`; "check" is a second judge for ranking
+checks (`aegan eval --check`, the images benchmark: fd_check), 7×7 kernels, average pooling, 64 features, another
+seed, cached in `$AEGAN_CACHE/checks/<fingerprint>/`: no method trains against it, so a ranking that holds in both
+the evaluator's and the check classifier's features is not an artefact of one network. A model trained against the
+evaluator's own features would optimise the score instead of the samples; a network of another role cannot be the
+evaluator.
 """
 
 from __future__ import annotations
@@ -70,11 +74,13 @@ class Role:
     width: int  # channels of the first conv block, doubled per block up to 4·width
     features: int  # width of the feature layer
     seed: int  # training seed: weights and batch order
+    pool: str = "max"  # how each block halves the side: max | avg
 
 
 ROLES: dict[str, Role] = {
     "evaluator": Role("evaluator", "evaluators", FORMAT, kernel=3, width=32, features=FEATURES, seed=0),
     "features": Role("feature network", "features", "aegan-features", kernel=5, width=24, features=96, seed=1),
+    "check": Role("check classifier", "checks", "aegan-check", kernel=7, width=16, features=64, seed=2, pool="avg"),
 }
 
 
@@ -90,7 +96,7 @@ class EvaluatorNet(nn.Module):
         width, c = r.width, channels
         while True:
             layers += [nn.Conv2d(c, width, r.kernel, padding=r.kernel // 2, bias=False), nn.BatchNorm2d(width),
-                       nn.ReLU(), nn.MaxPool2d(2)]
+                       nn.ReLU(), nn.MaxPool2d(2) if r.pool == "max" else nn.AvgPool2d(2)]
             c, side = width, side // 2
             width = min(2 * width, 4 * r.width)
             if side <= 7:
@@ -192,13 +198,15 @@ def fingerprint(ds: Dataset, role: str = "evaluator") -> str:
     return h.hexdigest()[:16]
 
 
-def for_data(ds: Dataset, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)) -> Evaluator:
-    """The evaluator of an image data set: loaded from the cache, or trained now and cached."""
+def for_data(ds: Dataset, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True),
+             role: str = "evaluator") -> Evaluator:
+    """The evaluator of an image data set (or the network of another `role`, as an Evaluator): loaded from the
+    cache, or trained now and cached."""
     base = getattr(ds, "base", None)
     if base is not None:  # stacked: the base data set's classifier, channel by channel
-        inner = for_data(base, log)
+        inner = for_data(base, log, role)
         return Evaluator(inner.net, inner.info, per_channel=ds.shape[0])
-    net, info = network_for(ds, "evaluator", log)
+    net, info = network_for(ds, role, log)
     return Evaluator(net, info)
 
 
