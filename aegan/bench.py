@@ -70,17 +70,22 @@ def variants(suite: str, models: list[str] | None) -> list[tuple[str, str, dict[
 
 def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: str | Path = "bench",
               data: tuple[str, ...] | None = None, threads: int = 0, minutes: float | None = None,
-              n: int = 10_000) -> list[dict[str, Any]]:
+              n: int = 10_000, jobs: int = 1) -> list[dict[str, Any]]:
     from aegan.evaluate import evaluate
     from aegan.report import write_report
 
     if seeds < 1:
         raise AeganError(f"--seeds must be at least 1, got {seeds}")
+    if jobs < 1:
+        raise AeganError(f"--jobs must be at least 1, got {jobs}")
     chosen = variants(suite, models)
     if suite == "images":
-        return run_images(chosen, seeds, Path(out), data or IMAGE_DATASETS, threads, minutes or IMAGE_MINUTES, n)
+        return run_images(chosen, seeds, Path(out), data or IMAGE_DATASETS, threads, minutes or IMAGE_MINUTES, n,
+                          jobs)
     if minutes is not None:
         raise AeganError(f"--minutes applies to the images suite; the {suite} suite uses each model's step budget")
+    if jobs != 1:
+        raise AeganError(f"--jobs applies to the images suite; the {suite} suite runs one model at a time")
     data = data or DATASETS
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -136,35 +141,60 @@ def run_train_seconds(folder: Path) -> float:
 
 
 def run_images(chosen: list[tuple[str, str, dict[str, Any], int | None]], seeds: int, out: Path,
-               data: tuple[str, ...], threads: int, minutes: float, n: int) -> list[dict[str, Any]]:
+               data: tuple[str, ...], threads: int, minutes: float, n: int, jobs: int = 1) -> list[dict[str, Any]]:
     """The images suite: each variant × data set × seed trained for `minutes` of wall time, scored through its
-    default sampler and (encoder models) its prior; table.md groups rows by (variant, data, sampler)."""
-    from aegan.evaluate import evaluate
+    default sampler and (encoder models) its prior; table.md groups rows by (variant, data, sampler).
+
+    `jobs` > 1 trains and scores that many runs at once, in worker processes of one thread each (on a 2-core
+    machine, jobs=2 gives each run one core: the same compute for every method, in half the wall time)."""
     from aegan.report import write_report
 
     out.mkdir(parents=True, exist_ok=True)
+    tasks = [(name, model, dataset, seed, {"progress": False, **({"fabric.threads": threads} if threads else {}),
+                                           **overrides})
+             for name, model, overrides, _ in chosen for dataset in data for seed in range(seeds)]
     rows: list[dict[str, Any]] = []
-    for name, model, overrides, _ in chosen:
-        for dataset in data:
-            for seed in range(seeds):
-                folder = out / f"{name.replace('+', '_')}-{dataset}-s{seed}"
-                settings = {"progress": False, **({"fabric.threads": threads} if threads else {}), **overrides}
-                run = finished_or_trained(folder, _budget_done, model, dataset, minutes=minutes, seed=seed,
-                                          overrides=settings)
-                common = {"variant": name, "model": model, "data": dataset, "seed": seed, "steps": run.step,
-                          "train_s": round(run_train_seconds(folder), 1)}
-                samplers = list(dict.fromkeys(("prior", run.default_sampler)))  # prior first: eval.json
-                for sampler in samplers:  # keeps the default sampler's scores
-                    scores = evaluate(run, n=n, sampler=sampler, seed=seed, check=True)
-                    rows.append({**common, **scores})
-                    print(f"{name:>10} {dataset:>22} seed {seed} {sampler:>8}: fd {scores.get('fd', 0):.1f}, "
-                          f"recall {scores.get('recall', 0):.3f}, coverage {scores.get('coverage', 0):.3f}, "
-                          f"kl_modes {scores.get('kl_modes', 0):.3f}, {run.step} steps", flush=True)
-                atomic_write_text(out / "results.json", json.dumps(rows, indent=1))
+
+    def record(new_rows: list[dict[str, Any]]) -> None:
+        rows.extend(new_rows)
+        atomic_write_text(out / "results.json", json.dumps(rows, indent=1))
+
+    if jobs <= 1:
+        for task in tasks:
+            record(_image_run(out, minutes, n, *task))
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        from aegan.loop.distributed import one_thread
+
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=one_thread) as pool:
+            futures = [pool.submit(_image_run, out, minutes, n, *task) for task in tasks]
+            for f in futures:
+                record(f.result())
     table = mean_sd_table(rows, ("variant", "data", "sampler"), IMAGE_KEYS)
     atomic_write_text(out / "table.md", table)
     print("\n" + table)
     write_report(out)
+    return rows
+
+
+def _image_run(out: Path, minutes: float, n: int, name: str, model: str, dataset: str, seed: int,
+               settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """One run of the images suite, trained (or reused when finished) and scored: a row per sampler."""
+    from aegan.evaluate import evaluate
+
+    folder = out / f"{name.replace('+', '_')}-{dataset}-s{seed}"
+    run = finished_or_trained(folder, _budget_done, model, dataset, minutes=minutes, seed=seed, overrides=settings)
+    common = {"variant": name, "model": model, "data": dataset, "seed": seed, "steps": run.step,
+              "train_s": round(run_train_seconds(folder), 1)}
+    rows = []
+    for sampler in dict.fromkeys(("prior", run.default_sampler)):  # prior first: eval.json keeps the default's
+        scores = evaluate(run, n=n, sampler=sampler, seed=seed, check=True)
+        rows.append({**common, **scores})
+        print(f"{name:>10} {dataset:>22} seed {seed} {sampler:>8}: fd {scores.get('fd', 0):.1f}, "
+              f"recall {scores.get('recall', 0):.3f}, coverage {scores.get('coverage', 0):.3f}, "
+              f"kl_modes {scores.get('kl_modes', 0):.3f}, {run.step} steps", flush=True)
     return rows
 
 

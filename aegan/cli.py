@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images suite: wall-time budget per run (default 10)")
     b.add_argument("--out", default="bench")
     b.add_argument("--threads", type=int, default=0, help="torch CPU threads per run; 0 = torch's default")
+    b.add_argument("--jobs", type=_positive("--jobs"), default=1,
+                   help="images suite: runs at once, one thread each (2 on a 2-core machine halves the wall time)")
 
     d = sub.add_parser("demo", help="the main job: collapse and its cure on 2-D mixtures and fashion-mnist, on CPU")
     d.add_argument("--out", default="demo")
@@ -190,7 +192,8 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
     models = [m.strip() for m in a.models.split(",")] if a.models else None
     data = tuple(d.strip() for d in a.data.split(",")) if a.data else None
-    run_bench(a.suite, models=models, seeds=a.seeds, out=a.out, data=data, threads=a.threads, minutes=a.minutes)
+    run_bench(a.suite, models=models, seeds=a.seeds, out=a.out, data=data, threads=a.threads, minutes=a.minutes,
+              jobs=a.jobs)
     return 0
 
 

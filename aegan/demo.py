@@ -13,7 +13,6 @@ note saying how to install it.
 from __future__ import annotations
 
 import json
-import os
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
@@ -37,14 +36,6 @@ IMAGE_SAMPLES = 2000  # samples scored per image run (10,000 in `aegan eval`: th
 TABLE_KEYS = ["run", "modes_covered", "modes_total", "high_quality_fraction", "kl_modes", "sampler", "train_s"]
 IMAGE_KEYS = ["run", "sampler", "fd", "precision", "recall", "coverage", "modes_covered", "kl_modes", "steps",
               "train_s"]
-
-
-def _one_thread() -> None:
-    """Worker set-up: one thread for torch and OpenMP, so two workers share two cores without oversubscription."""
-    os.environ["OMP_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)
 
 
 def _toy(model: str, data: str, steps: int | None, folder: Path, seed: int) -> dict[str, Any]:
@@ -107,7 +98,9 @@ def demo(out: str | Path = "demo", steps: int | None = None, seed: int = 0, imag
     if image_minutes > 0 and not images:
         print(f"aegan: {image_data} is not on this machine, so the demo shows the 2-D mixtures only: install it "
               f"with `apt-get install dataset-fashion-mnist` (or set AEGAN_DATA)", flush=True)
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
+    from aegan.loop.distributed import one_thread
+
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=one_thread) as pool:
         evaluator = pool.submit(_evaluator, image_data) if images else None  # beside the toy runs, the first time
         toys = [pool.submit(_toy, m, d, steps or s, out / f"{m}-{d}", seed) for m, d, s in DEMO_RUNS]
         image_runs: list[Future[list[dict[str, Any]]]] = []

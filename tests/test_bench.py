@@ -1,5 +1,7 @@
 """The benchmark's variant lists and its summary table."""
 
+import json
+
 import pytest
 
 from aegan.bench import TRICKS, summary_table, variants
@@ -87,3 +89,22 @@ def test_minutes_only_for_the_images_suite():
 
     with pytest.raises(AeganError, match="--minutes applies to the images suite"):
         run_bench("modes", minutes=1.0)
+    with pytest.raises(AeganError, match="--jobs applies to the images suite"):
+        run_bench("modes", jobs=2)
+    with pytest.raises(AeganError, match="--jobs must be at least 1"):
+        run_bench("images", jobs=0)
+
+
+def test_images_suite_runs_jobs_at_once_and_gives_the_rows_one_job_gives(tmp_path):
+    """--jobs 2: two worker processes of one thread each; the rows come back in the order one job writes them, and
+    a finished run is reused by either way of running."""
+    from aegan.bench import run_bench
+
+    rows = run_bench("images", models=["gan", "ae"], seeds=1, out=tmp_path / "b", data=("digits",),
+                     minutes=0.02, n=200, jobs=2)
+    assert [(r["variant"], r["sampler"]) for r in rows] == [("gan", "prior"), ("ae", "prior"), ("ae", "gmm")]
+    stored = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert [r["fd"] for r in stored] == [r["fd"] for r in rows]
+    again = run_bench("images", models=["gan", "ae"], seeds=1, out=tmp_path / "b", data=("digits",),
+                      minutes=0.02, n=200)
+    assert [r["fd"] for r in again] == pytest.approx([r["fd"] for r in rows], rel=1e-3)  # the same runs

@@ -104,3 +104,12 @@ def on_rank_zero(fabric: Fabric, fn: Callable[[], Any]) -> Any:
     if not ok:
         raise AeganError(value)
     return value
+
+
+def one_thread() -> None:
+    """Set-up of a worker process that shares the machine with others: one thread for torch and OpenMP, so that k
+    workers on k cores do not oversubscribe them (the demo's toy runs, `aegan bench images --jobs`)."""
+    import os
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
