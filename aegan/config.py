@@ -21,9 +21,9 @@ from aegan.errors import ConfigError
 
 @dataclass
 class NetConfig:
-    width: int = 0  # MLP hidden units, or base channels of the DCGAN-style conv nets; 0 = 128 (vectors) / 64 (images)
+    width: int = 0  # MLP hidden units, or base channels of the DCGAN-style conv nets; 0 = 128 (vectors) / 32 (images)
     depth: int = 3  # MLP hidden layers (vectors only)
-    latent_dim: int = 0  # size of z; 0 = 8 for vectors, 64 for images (models may choose otherwise)
+    latent_dim: int = 0  # size of z; 0 = 8 for vectors, 64 for images (the encoder models choose 16 on images)
 
 
 @dataclass

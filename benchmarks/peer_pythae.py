@@ -331,7 +331,8 @@ def cached_evaluator(cache: Path) -> Path | None:
 
 def aegan_eval(samples: Path, env: dict[str, str], seed: int, train_evaluator: bool) -> dict[str, Any]:
     """`aegan eval --samples FILE --data fashion-mnist --json` -> its JSON; killed if it starts training one."""
-    cmd = [str(AEGAN), "eval", "--samples", str(samples), "--data", "fashion-mnist", "--json", "--seed", str(seed)]
+    cmd = [str(AEGAN), "eval", "--samples", str(samples), "--data", "fashion-mnist", "--json", "--check", "--seed",
+           str(seed)]
     with tempfile.TemporaryFile("w+") as stdout:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
         assert proc.stderr is not None

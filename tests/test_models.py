@@ -81,3 +81,19 @@ def test_docstring_states_the_phases_in_the_order_the_loop_runs_them(name):
     for p in model.phases():
         assert ("phase.every = 1" if p.every == 1 else f"{p.name} every {p.every} steps") in doc
     assert "arXiv:" in doc or "no arXiv" in doc  # the paper, cited
+
+
+@pytest.mark.parametrize("name", list(models.MODELS))
+def test_an_encoder_models_decoder_sees_where_its_codes_lie(name):
+    """In training mode, batch norm on the codes would make G blind to a shift of the whole batch of codes, so an
+    encoder's codes could drift away from what sampling feeds G (ConvDecoder): encoder models' decoders react to
+    the shift; the GAN's generator, fed by the fixed prior, keeps DCGAN's batch norm and ignores it."""
+    torch.manual_seed(0)
+    model, _ = build(name, SHAPES["mnist"])
+    G = model.nets["G"].train()
+    z = torch.randn(16, model.latent_dim)
+    moved = (G(z + 3.0) - G(z)).abs().max().item()
+    if model.has_encoder:
+        assert moved > 1e-2 and not isinstance(G.stem[1], torch.nn.BatchNorm1d)
+    else:
+        assert moved < 1e-4 and isinstance(G.stem[1], torch.nn.BatchNorm1d)

@@ -36,6 +36,7 @@ import torch
 from aegan import losses
 from aegan.config import Config
 from aegan.models.base import (
+    ENCODER_IMAGE_DEFAULTS,
     ENCODER_SAMPLERS,
     ENCODER_VECTOR_DEFAULTS,
     PERCEPTUAL_NETS_WITHOUT_D,
@@ -90,13 +91,13 @@ class AAE(Model):
         super().__init__(shape, cfg)
         width, depth = cfg.net.width, cfg.net.depth
         self.nets["E"] = build_encoder(self.shape, self.latent_dim, width, depth)
-        self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth)
+        self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth, stem_norm=False)
         self.nets["C"] = MLP(self.latent_dim, 1, max(width, 64), depth)
 
     @staticmethod
     def defaults(kind: str) -> dict[str, Any]:
         if kind != "vector":
-            return {}
+            return ENCODER_IMAGE_DEFAULTS
         # λ = 60 on the mean of 2-D data (= 30 on the summed L1 it was measured as): the sharper reconstruction
         # lifted a ring8 seed from 89% to 99.8% high quality
         return {**ENCODER_VECTOR_DEFAULTS, "model_args": {"lam": 60.0}}

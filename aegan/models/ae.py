@@ -29,6 +29,7 @@ import torch
 from aegan import losses
 from aegan.config import Config
 from aegan.models.base import (
+    ENCODER_IMAGE_DEFAULTS,
     ENCODER_SAMPLERS,
     ENCODER_VECTOR_DEFAULTS,
     PERCEPTUAL_NETS_WITHOUT_D,
@@ -56,11 +57,11 @@ class AE(Model):
         super().__init__(shape, cfg)
         width, depth = cfg.net.width, cfg.net.depth
         self.nets["E"] = build_encoder(self.shape, self.latent_dim, width, depth)
-        self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth)
+        self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth, stem_norm=False)
 
     @staticmethod
     def defaults(kind: str) -> dict[str, Any]:
-        return ENCODER_VECTOR_DEFAULTS if kind == "vector" else {}
+        return ENCODER_VECTOR_DEFAULTS if kind == "vector" else ENCODER_IMAGE_DEFAULTS
 
     def check_data(self, ds: Any) -> None:
         if self.arg["recon"] == "bce":

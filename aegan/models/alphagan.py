@@ -45,7 +45,15 @@ import torch
 
 from aegan import losses
 from aegan.config import Config
-from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, PERCEPTUAL_NETS, Logs, Model, Phase
+from aegan.models.base import (
+    ENCODER_IMAGE_DEFAULTS,
+    ENCODER_SAMPLERS,
+    ENCODER_VECTOR_DEFAULTS,
+    PERCEPTUAL_NETS,
+    Logs,
+    Model,
+    Phase,
+)
 from aegan.nets import MLP, build_encoder
 
 
@@ -75,7 +83,7 @@ class AlphaGAN(Model):
     @staticmethod
     def defaults(kind: str) -> dict[str, Any]:
         if kind != "vector":
-            return {}
+            return ENCODER_IMAGE_DEFAULTS
         # four updates a step; λ = 60 on the mean of 2-D data (= 30 on the summed L1 it was measured as): the sharper
         # reconstruction lifted ring8 seeds from 90% to 96–99%
         return {**ENCODER_VECTOR_DEFAULTS, "steps": 3500, "model_args": {"lam": 60.0}}

@@ -13,8 +13,9 @@ def build_encoder(shape: tuple[int, ...], out_dim: int, width: int, depth: int):
     return ConvEncoder(shape, out_dim, width)
 
 
-def build_decoder(latent_dim: int, shape: tuple[int, ...], width: int, depth: int):
-    """z (N, latent_dim) -> x (N, *shape): a generator / decoder; images end in tanh ([-1, 1])."""
+def build_decoder(latent_dim: int, shape: tuple[int, ...], width: int, depth: int, stem_norm: bool = True):
+    """z (N, latent_dim) -> x (N, *shape): a generator / decoder; images end in tanh ([-1, 1]). `stem_norm=False`
+    for the decoder of an encoder model (ConvDecoder says why)."""
     if len(shape) == 1:
         return MLP(latent_dim, shape[0], width, depth)
-    return ConvDecoder(latent_dim, shape, width)
+    return ConvDecoder(latent_dim, shape, width, stem_norm)

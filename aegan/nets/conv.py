@@ -60,16 +60,25 @@ class ConvEncoder(nn.Module):
 
 class ConvDecoder(nn.Module):
     """z (N, latent_dim) -> x (N, C, H, W) in [-1, 1]. Linear -> BN -> ReLU, then ConvTranspose(4, 2, 1) -> BN -> ReLU
-    per doubling; the last doubling outputs the image channels directly, followed by tanh."""
+    per doubling; the last doubling outputs the image channels directly, followed by tanh.
 
-    def __init__(self, latent_dim: int, shape: tuple[int, int, int], width: int = 64) -> None:
+    `stem_norm=False` (the decoders of the encoder models): the first Linear has a bias and no batch norm after it.
+    Batch norm there subtracts the batch's mean code, so in training a decoder cannot see where the batch of codes
+    lies: an encoder's codes may drift as a whole (measured: mean |ẑ| 0.5–0.8 for the aae and α-GAN on
+    fashion-mnist) without changing any reconstruction, while sampling, in eval mode, uses running averages that no
+    longer fit them (held-out reconstruction error 0.29 in eval mode against 0.05 in training mode). A GAN's codes
+    come from the fixed prior, so its generator keeps DCGAN's batch norm."""
+
+    def __init__(self, latent_dim: int, shape: tuple[int, int, int], width: int = 64, stem_norm: bool = True) -> None:
         super().__init__()
         c, h, w = shape
         n = n_halvings(h, w)
         h0, w0 = h // 2**n, w // 2**n
         ch = width * 2 ** max(n - 1, 0)
-        self.stem = nn.Sequential(nn.Linear(latent_dim, ch * h0 * w0, bias=False), nn.BatchNorm1d(ch * h0 * w0),
-                                  nn.ReLU(), nn.Unflatten(1, (ch, h0, w0)))
+        stem: list[nn.Module] = [nn.Linear(latent_dim, ch * h0 * w0, bias=not stem_norm)]
+        if stem_norm:
+            stem.append(nn.BatchNorm1d(ch * h0 * w0))
+        self.stem = nn.Sequential(*stem, nn.ReLU(), nn.Unflatten(1, (ch, h0, w0)))
         layers: list[nn.Module] = []
         if n == 0:
             layers += [nn.Conv2d(ch, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
