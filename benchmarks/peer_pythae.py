@@ -12,7 +12,7 @@ batch 64; `BaseTrainer` and `AdversarialTrainer`) except `latent_dim = 16`, trai
 60,000 training images in [0, 1]. Each model is then sampled through its prior (`NormalSampler`) and through a
 10-component full-covariance mixture fitted to the codes of the training images (`GaussianMixtureSampler`, its
 default), `--n` images per sampler, and every sample file is scored by aegan's own evaluator, the same command a user
-runs on any generator: `.venv/bin/aegan eval --samples FILE.npy --data fashion-mnist --json`.
+runs on any generator: `.venv/bin/aegan eval --samples FILE.npy --data fashion-mnist --json --check`.
 
 How it runs. pythae is not a dependency of aegan: it lives in its own virtual environment `.venv-pythae` in the
 checkout, made on first use (`python -m venv` with this interpreter's base Python, then `pip install torch==2.13.0`
@@ -55,7 +55,7 @@ One JSON object goes to stdout and to benchmarks/results/peer_pythae-<YYYYmmdd-H
 | `best_epoch` | the epoch of the model sampled and scored (pythae's best on the train loss) |
 | `recon_mse_01` | held-out reconstruction error: MSE per pixel of test images in [0, 1], codes = the encoder's mean |
 | `recon_error_test` | the same on aegan's model scale [-1, 1] (4 × `recon_mse_01`), as aegan's eval.json key |
-| `eval` | everything `aegan eval` returned for that file |
+| `eval` | everything `aegan eval --check` returned for that file, `fd_check` (the check classifier's FD) included |
 
 and `models` the worker's record per model (pythae configs, `budget_s`, `gmm_fit_s`, `sample_s`, `n_train`, `n_test`,
 `other_processes_cores` during its training), with `pythae`, `torch`, `threads`, `minutes`, `n`, `seed`, `quick`,
