@@ -9,7 +9,8 @@ Suites:
 
 Writes DIR/<variant>-<data>-s<seed>/ run folders, DIR/results.json (one row per run), DIR/table.md (mean ± std
 over seeds: aegan.tables.summary_table) and DIR/report.html. Runs already finished in DIR are scored again, not
-retrained, so an interrupted benchmark continues where it stopped.
+retrained, so an interrupted benchmark continues where it stopped; the images suite keeps the rows an earlier
+invocation stored for other runs, so it can be run in parts.
 """
 
 from __future__ import annotations
@@ -143,7 +144,10 @@ def run_train_seconds(folder: Path) -> float:
 def run_images(chosen: list[tuple[str, str, dict[str, Any], int | None]], seeds: int, out: Path,
                data: tuple[str, ...], threads: int, minutes: float, n: int, jobs: int = 1) -> list[dict[str, Any]]:
     """The images suite: each variant × data set × seed trained for `minutes` of wall time, scored through its
-    default sampler and (encoder models) its prior; table.md groups rows by (variant, data, sampler).
+    default sampler and (encoder models) its prior; table.md groups rows by (variant, data, sampler). Rows that an
+    earlier invocation stored in out/results.json for other runs stay there and in the table, so a suite can be
+    run in parts (say, more seeds for some models); this invocation's runs replace their own old rows. Returns this
+    invocation's rows.
 
     `jobs` > 1 trains and scores that many runs at once, in worker processes of one thread each (on a 2-core
     machine, jobs=2 gives each run one core: the same compute for every method, in half the wall time)."""
@@ -153,11 +157,13 @@ def run_images(chosen: list[tuple[str, str, dict[str, Any], int | None]], seeds:
     tasks = [(name, model, dataset, seed, {"progress": False, **({"fabric.threads": threads} if threads else {}),
                                            **overrides})
              for name, model, overrides, _ in chosen for dataset in data for seed in range(seeds)]
+    mine = {(name, dataset, seed) for name, _, dataset, seed, _ in tasks}
+    kept = [r for r in _stored_rows(out) if (r.get("variant"), r.get("data"), r.get("seed")) not in mine]
     rows: list[dict[str, Any]] = []
 
     def record(new_rows: list[dict[str, Any]]) -> None:
         rows.extend(new_rows)
-        atomic_write_text(out / "results.json", json.dumps(rows, indent=1))
+        atomic_write_text(out / "results.json", json.dumps(kept + rows, indent=1))
 
     if jobs <= 1:
         for task in tasks:
@@ -172,11 +178,20 @@ def run_images(chosen: list[tuple[str, str, dict[str, Any], int | None]], seeds:
             futures = [pool.submit(_image_run, out, minutes, n, *task) for task in tasks]
             for f in futures:
                 record(f.result())
-    table = mean_sd_table(rows, ("variant", "data", "sampler"), IMAGE_KEYS)
+    table = mean_sd_table(kept + rows, ("variant", "data", "sampler"), IMAGE_KEYS)
     atomic_write_text(out / "table.md", table)
     print("\n" + table)
     write_report(out)
     return rows
+
+
+def _stored_rows(out: Path) -> list[dict[str, Any]]:
+    """The rows an earlier invocation left in out/results.json (none when there is no readable list there)."""
+    try:
+        rows = json.loads((out / "results.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
 
 def _image_run(out: Path, minutes: float, n: int, name: str, model: str, dataset: str, seed: int,

@@ -82,6 +82,9 @@ def test_images_suite_scores_each_run_through_its_prior_and_its_code_model(tmp_p
     assert (tmp_path / "b" / "report.html").is_file()
     again = run_bench("images", models=["aae"], seeds=1, out=tmp_path / "b", data=("digits",), minutes=0.03, n=200)
     assert [r["steps"] for r in again] == [by[("aae", "gmm")]["steps"]] * 2  # finished runs are reused
+    stored = json.loads((tmp_path / "b" / "results.json").read_text())  # the gan's rows stay, the aae's replaced
+    assert sorted((r["variant"], r["sampler"]) for r in stored) == [("aae", "gmm"), ("aae", "prior"), ("gan", "prior")]
+    assert "| gan | digits | prior | 1 |" in (tmp_path / "b" / "table.md").read_text()
 
 
 def test_minutes_only_for_the_images_suite():

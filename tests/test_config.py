@@ -68,6 +68,14 @@ def test_precedence_model_defaults_file_then_overrides(tmp_path):
     assert ds.kind == "vector"
 
 
+@pytest.mark.parametrize("model, data, latent", [
+    ("alphagan", "digits", 16), ("alphagan", "stacked-digits", 48), ("vae", "stacked-digits", 48),
+    ("gan", "stacked-digits", 64), ("alphagan", "ring8", 2)])
+def test_image_presets_give_encoder_models_16_code_dimensions_per_channel(model, data, latent):
+    assert make_config(model, data)[0].net.latent_dim == latent
+    assert make_config(model, data, overrides=["net.latent_dim=5"])[0].net.latent_dim == 5  # the user's choice wins
+
+
 def test_config_file_cannot_contradict_the_command(tmp_path):
     (tmp_path / "c.yaml").write_text("model: vae\n")
     with pytest.raises(ConfigError, match="config file says model"):
@@ -81,7 +89,8 @@ CHOICES = {  # model -> {setting: its valid values}, as the models declare them
     "ae": {"recon": ("l1", "mse", "bce"), "perceptual_net": ("features",)},
     "aegan": {"recon": ("l1", "mse", "bce"), "perceptual_net": ("D", "features")},
     "vae": {"likelihood": ("gaussian", "bernoulli")},
-    "aae": {"recon": ("l1", "mse", "bce"), "prior": ("gaussian", "mog", "uniform"), "perceptual_net": ("features",)},
+    "aae": {"recon": ("l1", "mse", "bce"), "prior": ("gaussian", "mog", "uniform"), "perceptual_net": ("features",),
+            "posterior": ("deterministic", "gaussian")},
     "vaegan": {},
     "alphagan": {"adversarial": ("nonsaturating", "ratio"), "perceptual_net": ("D", "features")},
 }

@@ -73,7 +73,8 @@ CASES = [
     ("vae", "image", {"likelihood": "bernoulli"}),
     ("aae", "vector", {}), ("aae", "image", {}), ("aae", "vector", {"prior": "mog"}),
     ("aae", "image", {"prior": "mog"}), ("aae", "vector", {"prior": "uniform"}), ("aae", "vector", {"recon": "mse"}),
-    ("aae", "image", {"recon": "bce"}),
+    ("aae", "image", {"recon": "bce"}), ("aae", "vector", {"posterior": "gaussian"}),
+    ("aae", "image", {"posterior": "gaussian", "prior": "mog"}),
     ("vaegan", "vector", {}), ("vaegan", "image", {}),
     ("vaegan", "vector", {"gamma": 0.3}), ("vaegan", "image", {"gamma": 0.3}),  # the default γ is 1: test γ ≠ 1
     ("alphagan", "vector", {}), ("alphagan", "image", {}),
@@ -185,6 +186,8 @@ def draws(name: str, arg: dict, n: int, d: int, seed: int) -> SimpleNamespace:
             if d > 1:
                 centre[:, 1] = 2.0 * angle.sin()
             r.z = (centre + 0.5 * torch.randn(n, d, generator=gen).double()).float()
+        if arg["posterior"] == "gaussian":
+            r.eps = torch.randn(n, d, generator=gen)  # ε of ẑ = μ + σ ⊙ ε, after z (begin_step)
     return r
 
 
@@ -239,7 +242,11 @@ def loss_vae(phase: str, x, r, S, N, arg) -> torch.Tensor:
 def loss_aae(phase: str, x, r, S, N, arg) -> torch.Tensor:
     """Makhzani et al. 2015 §2: reconstruction phase (E, G) and regularization phase (C: z ~ p(z) real, ẑ fake;
     E fools C). The model merges E's two updates into one step on λ‖x − x̂‖ − log C(ẑ) (documented)."""
-    z_hat = S["E"](x)  # ẑ = E(x), shared
+    if arg["posterior"] == "gaussian":  # q(z|x) = N(μ(x), σ²(x)), reparameterised (§2.1)
+        mu, log_var = gaussian_posterior(S["E"](x))
+        z_hat = mu + (0.5 * log_var).exp() * r.eps
+    else:
+        z_hat = S["E"](x)  # ẑ = E(x), shared
     x_rec = S["G"](z_hat)  # x̂ = G(ẑ), shared
     if phase == "C":
         prior_real = real_term(N["C"](r.z))  # −log C(z), z ~ p(z)

@@ -22,7 +22,7 @@ def make_config(model: str, data: str, *, steps: int | None = None, batch_size: 
     model_cls = models.get(model)
     ds = data_lib.load(data)
     cfg = Config(model=model, data=data)
-    apply_dict(cfg, model_cls.defaults(ds.kind))
+    apply_dict(cfg, model_cls.defaults(ds.kind, ds.shape[0] if ds.kind == "image" else 1))
     if config_file is not None:
         file_values = read_yaml(config_file)
         for key in ("model", "data"):

@@ -4,7 +4,9 @@ Makhzani, Shlens, Jaitly, Goodfellow & Frey, "Adversarial Autoencoders", 2015, a
 Networks: encoder E: x -> ẑ, decoder G: z -> x, code discriminator C: z -> logit.
 
 One training step, in the order the loop runs it; all three phases run every step (phase.every = 1):
-  shared:  z ~ p(z),  ẑ = E(x),  x̂ = G(ẑ),
+  shared:  z ~ p(z),  ẑ = E(x)   (posterior=deterministic, the default)
+                      ẑ = μ(x) + σ(x) ⊙ ε, ε ~ N(0, I)   (posterior=gaussian: E outputs μ, log σ²; §2.1),
+           x̂ = G(ẑ),
            rec = 1/(N·D) Σ_n Σ_d err(x_nd, x̂_nd)          once, before the phases (begin_step)
   1. C  updates C:  −log σ(C(z)) − log(1 − σ(C(ẑ)))     regularization phase (§2): prior codes real, ẑ detached
   2. E  updates E:  λ·rec                                reconstruction phase
@@ -22,6 +24,10 @@ p(z) = model_args.prior: `gaussian` N(0, I), `mog` (10 Gaussians on a circle, §
 in the features φ of a separate feature network trained on the data set (model_args.perceptual_net=features;
 Dosovitskiy & Brox 2016, "Generating Images with Perceptual Similarity Metrics based on Deep Networks",
 arXiv:1602.02644), computed once a step and shared by phases 2 and 3 like rec.
+The encoder q(z|x) = model_args.posterior: `deterministic` (ẑ = E(x)) or `gaussian` (the paper's second choice,
+§2.1: q(z|x) = N(μ(x), σ²(x)), sampled by the reparameterisation trick; the noise spreads each example's code over
+a neighbourhood that G learns to decode, so fewer holes are left between the codes that prior draws fall into).
+The code models are fitted to μ(x).
 """
 
 from __future__ import annotations
@@ -36,7 +42,6 @@ import torch
 from aegan import losses
 from aegan.config import Config
 from aegan.models.base import (
-    ENCODER_IMAGE_DEFAULTS,
     ENCODER_SAMPLERS,
     ENCODER_VECTOR_DEFAULTS,
     PERCEPTUAL_NETS_WITHOUT_D,
@@ -44,6 +49,7 @@ from aegan.models.base import (
     Model,
     Phase,
     check_bernoulli_data,
+    encoder_image_defaults,
 )
 from aegan.nets import MLP, build_decoder, build_encoder
 
@@ -81,23 +87,26 @@ class AAE(Model):
         "prior": "gaussian",  # gaussian | mog | uniform | any name registered in aegan.models.aae.PRIORS
         "perceptual": 0.0,  # W, weight of the perceptual term mean ‖φ(x) − φ(x̂)‖²; 0 = off; images only
         "perceptual_net": "features",  # φ: features (a separate feature network; there is no D to use)
+        "posterior": "deterministic",  # q(z|x): deterministic ẑ = E(x) | gaussian N(μ(x), σ²(x)) (§2.1)
     }
     choices = {"recon": losses.RECONSTRUCTIONS, "prior": PRIORS,  # PRIORS: the names registered when checked
-               "perceptual_net": PERCEPTUAL_NETS_WITHOUT_D}
+               "perceptual_net": PERCEPTUAL_NETS_WITHOUT_D, "posterior": ("deterministic", "gaussian")}
     positive = ("lam",)  # λ = 0 would leave G with no loss at all
     nonnegative = ("perceptual",)
 
     def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
         super().__init__(shape, cfg)
         width, depth = cfg.net.width, cfg.net.depth
-        self.nets["E"] = build_encoder(self.shape, self.latent_dim, width, depth)
+        self.gaussian = self.arg["posterior"] == "gaussian"
+        out = 2 * self.latent_dim if self.gaussian else self.latent_dim  # gaussian: -> (μ, log σ²)
+        self.nets["E"] = build_encoder(self.shape, out, width, depth)
         self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth, stem_norm=False)
         self.nets["C"] = MLP(self.latent_dim, 1, max(width, 64), depth)
 
     @staticmethod
-    def defaults(kind: str) -> dict[str, Any]:
+    def defaults(kind: str, channels: int = 1) -> dict[str, Any]:
         if kind != "vector":
-            return ENCODER_IMAGE_DEFAULTS
+            return encoder_image_defaults(channels)
         # λ = 60 on the mean of 2-D data (= 30 on the summed L1 it was measured as): the sharper reconstruction
         # lifted a ring8 seed from 89% to 99.8% high quality
         return {**ENCODER_VECTOR_DEFAULTS, "model_args": {"lam": 60.0}}
@@ -110,12 +119,23 @@ class AAE(Model):
               generator: torch.Generator | None = None) -> torch.Tensor:
         return PRIORS[self.arg["prior"]](n, self.latent_dim, generator).to(device)
 
+    def posterior_sample(self, x: torch.Tensor) -> torch.Tensor:
+        """ẑ ~ q(z|x): E(x), or μ + σ ⊙ ε with ε ~ N(0, I) for the gaussian posterior (§2.1)."""
+        if not self.gaussian:
+            return self.nets["E"](x)
+        mu, log_var = self.nets["E"](x).chunk(2, dim=1)
+        return mu + (0.5 * log_var.clamp(-20.0, 10.0)).exp() * torch.randn_like(mu)
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.nets["E"](x).chunk(2, dim=1)[0] if self.gaussian else self.nets["E"](x)  # μ(x) or E(x)
+
     def phases(self) -> list[Phase]:
         return [Phase("C", ("C",), self.loss_C), Phase("E", ("E",), self.loss_E), Phase("G", ("G",), self.loss_G)]
 
     def begin_step(self, x: torch.Tensor) -> SimpleNamespace:
         z = self.prior(len(x), x.device)
-        z_hat = self.nets["E"](x)  # ẑ = E(x)
+        z_hat = self.posterior_sample(x)  # ẑ = E(x), or ẑ ~ N(μ(x), σ²(x))
         x_rec = self.nets["G"](z_hat)  # x̂ = G(ẑ)
         rec = losses.reconstruction(x, x_rec, self.arg["recon"])  # mean err(x, x̂): reconstruction, shared by E, G
         return SimpleNamespace(x=x, z=z, z_hat=z_hat, x_rec=x_rec, rec=rec)

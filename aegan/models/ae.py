@@ -29,7 +29,6 @@ import torch
 from aegan import losses
 from aegan.config import Config
 from aegan.models.base import (
-    ENCODER_IMAGE_DEFAULTS,
     ENCODER_SAMPLERS,
     ENCODER_VECTOR_DEFAULTS,
     PERCEPTUAL_NETS_WITHOUT_D,
@@ -37,6 +36,7 @@ from aegan.models.base import (
     Model,
     Phase,
     check_bernoulli_data,
+    encoder_image_defaults,
 )
 from aegan.nets import build_decoder, build_encoder
 
@@ -60,8 +60,8 @@ class AE(Model):
         self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth, stem_norm=False)
 
     @staticmethod
-    def defaults(kind: str) -> dict[str, Any]:
-        return ENCODER_VECTOR_DEFAULTS if kind == "vector" else ENCODER_IMAGE_DEFAULTS
+    def defaults(kind: str, channels: int = 1) -> dict[str, Any]:
+        return ENCODER_VECTOR_DEFAULTS if kind == "vector" else encoder_image_defaults(channels)
 
     def check_data(self, ds: Any) -> None:
         if self.arg["recon"] == "bce":

@@ -33,7 +33,6 @@ import torch
 from aegan import losses
 from aegan.config import Config
 from aegan.models.base import (
-    ENCODER_IMAGE_DEFAULTS,
     ENCODER_SAMPLERS,
     ENCODER_VECTOR_DEFAULTS,
     PERCEPTUAL_NETS,
@@ -41,6 +40,7 @@ from aegan.models.base import (
     Model,
     Phase,
     check_bernoulli_data,
+    encoder_image_defaults,
 )
 from aegan.nets import build_encoder
 
@@ -68,11 +68,11 @@ class AEGAN(Model):
         self.nets["D"] = self.build_D(width, depth)
 
     @staticmethod
-    def defaults(kind: str) -> dict[str, Any]:
+    def defaults(kind: str, channels: int = 1) -> dict[str, Any]:
         if kind != "vector":
             # λ = 50 on images: at λ = 10 the GAN terms outweigh the reconstruction (held-out MSE 0.40, fd_recon 128 on
             # fashion-mnist, 4 min); at 50: MSE 0.22, fd_recon 53 (the ae's: 63), fd through the code model 59
-            return {**ENCODER_IMAGE_DEFAULTS, "model_args": {"lam": 50.0}}
+            return {**encoder_image_defaults(channels), "model_args": {"lam": 50.0}}
         # λ = 20 on the mean of 2-D data: the λ = 10 on the summed L1 this preset had before the mean (DESIGN §1)
         return {**ENCODER_VECTOR_DEFAULTS, "model_args": {"lam": 20.0}}
 

@@ -46,13 +46,13 @@ import torch
 from aegan import losses
 from aegan.config import Config
 from aegan.models.base import (
-    ENCODER_IMAGE_DEFAULTS,
     ENCODER_SAMPLERS,
     ENCODER_VECTOR_DEFAULTS,
     PERCEPTUAL_NETS,
     Logs,
     Model,
     Phase,
+    encoder_image_defaults,
 )
 from aegan.nets import MLP, build_encoder
 
@@ -81,9 +81,9 @@ class AlphaGAN(Model):
         self.nets["C"] = MLP(self.latent_dim, 1, max(width, 64), depth)  # no batch norm in C
 
     @staticmethod
-    def defaults(kind: str) -> dict[str, Any]:
+    def defaults(kind: str, channels: int = 1) -> dict[str, Any]:
         if kind != "vector":
-            return ENCODER_IMAGE_DEFAULTS
+            return encoder_image_defaults(channels)
         # four updates a step; λ = 60 on the mean of 2-D data (= 30 on the summed L1 it was measured as): the sharper
         # reconstruction lifted ring8 seeds from 90% to 96–99%
         return {**ENCODER_VECTOR_DEFAULTS, "steps": 3500, "model_args": {"lam": 60.0}}

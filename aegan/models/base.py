@@ -106,8 +106,9 @@ class Model(nn.Module):
         `ds` is the aegan.data.Dataset the run will train on (model scale: `ds.train`, `ds.kind`)."""
 
     @staticmethod
-    def defaults(kind: str) -> dict[str, Any]:
-        """Config values this model prefers for "vector" or "image" data, applied before the user's settings."""
+    def defaults(kind: str, channels: int = 1) -> dict[str, Any]:
+        """Config values this model prefers for "vector" or "image" data (of `channels` channels), applied before the
+        user's settings."""
         return {}
 
     def phases(self) -> list[Phase]:
@@ -252,10 +253,17 @@ ENCODER_VECTOR_DEFAULTS: dict[str, Any] = {
     "net": {"latent_dim": 2},
     "optim": {"lr": 5e-4, "schedule": "cosine", "hold": 0.5, "final": 0.02},
 }
-# Settings shared by the encoder models on images: a 16-D code. Measured on fashion-mnist (4 min on one core, width
-# 32): α-GAN through its prior fd 100 at latent 16 against 330–670 at latent 64, where a deterministic encoder
-# cannot fill a 64-D Gaussian and the prior road fails (README, Presets).
-ENCODER_IMAGE_DEFAULTS: dict[str, Any] = {"net": {"latent_dim": 16}}
+# Settings shared by the encoder models on images: a 16-D code per image channel. Measured on fashion-mnist (4 min on
+# one core, width 32): α-GAN through its prior fd 100 at latent 16 against 330–670 at latent 64, where a
+# deterministic encoder cannot fill a 64-D Gaussian and the prior road fails; on stacked-fashion-mnist (three images
+# as channels) 48 dimensions (README, Presets).
+CODE_DIMS_PER_CHANNEL = 16
+
+
+def encoder_image_defaults(channels: int) -> dict[str, Any]:
+    return {"net": {"latent_dim": CODE_DIMS_PER_CHANNEL * channels}}
+
+
 ENCODER_SAMPLERS = ("gmm", "gaussian", "codegan", "prior")
 # φ of the perceptual term (model_args.perceptual_net): D = the model's own discriminator's penultimate layer (models
 # with a D only), features = the separate feature network trained on the data set (aegan.metrics.feature_net)

@@ -36,7 +36,7 @@ class GAN(Model):
         self.nets["D"] = self.build_D(width, depth)
 
     @staticmethod
-    def defaults(kind: str) -> dict[str, Any]:
+    def defaults(kind: str, channels: int = 1) -> dict[str, Any]:
         return {"net": {"latent_dim": 8}} if kind == "vector" else {}
 
     def phases(self) -> list[Phase]:

@@ -27,13 +27,13 @@ import torch
 from aegan import losses
 from aegan.config import Config
 from aegan.models.base import (
-    ENCODER_IMAGE_DEFAULTS,
     ENCODER_SAMPLERS,
     ENCODER_VECTOR_DEFAULTS,
     Logs,
     Model,
     Phase,
     check_bernoulli_data,
+    encoder_image_defaults,
 )
 from aegan.nets import build_decoder, build_encoder
 
@@ -56,12 +56,12 @@ class VAE(Model):
         self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth, stem_norm=False)
 
     @staticmethod
-    def defaults(kind: str) -> dict[str, Any]:
+    def defaults(kind: str, channels: int = 1) -> dict[str, Any]:
         if kind == "vector":
             return ENCODER_VECTOR_DEFAULTS
         # σ_x = 1 on images ([-1, 1]): with σ_x = 0.1 the summed likelihood outweighs the KL and the codes miss the
         # prior (code_kl 13.4, prior fd 496 on fashion-mnist, 4 min); with σ_x = 1: code_kl 4.7, prior fd 303
-        return {**ENCODER_IMAGE_DEFAULTS, "model_args": {"sigma": 1.0}}
+        return {**encoder_image_defaults(channels), "model_args": {"sigma": 1.0}}
 
     def check_data(self, ds: Any) -> None:
         if self.arg["likelihood"] == "bernoulli":

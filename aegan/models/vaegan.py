@@ -31,7 +31,7 @@ import torch
 
 from aegan import losses
 from aegan.config import Config
-from aegan.models.base import ENCODER_IMAGE_DEFAULTS, ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase
+from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, Logs, Model, Phase, encoder_image_defaults
 from aegan.nets import build_encoder
 
 
@@ -51,8 +51,8 @@ class VAEGAN(Model):
         self.nets["D"] = self.build_D(width, depth)
 
     @staticmethod
-    def defaults(kind: str) -> dict[str, Any]:
-        return ENCODER_VECTOR_DEFAULTS if kind == "vector" else ENCODER_IMAGE_DEFAULTS
+    def defaults(kind: str, channels: int = 1) -> dict[str, Any]:
+        return ENCODER_VECTOR_DEFAULTS if kind == "vector" else encoder_image_defaults(channels)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, log_var = self.nets["E"](x).chunk(2, dim=1)
