@@ -69,6 +69,7 @@ class TricksConfig:
     r1_every: int = 16  # lazy regularization: R1 on every k-th step with weight k·γ (Karras et al. 2020); 1 = always
     ema: float = 0.0  # decay of the generator's exponential moving average used for sampling; 0 = off
     pack: int = 1  # PacGAN packing degree: D judges k samples at once (Lin et al. 2018); 1 = off
+    unroll: int = 0  # k: G's loss against D unrolled k Adam steps ahead, backpropagated (Metz et al. 2017); 0 = off
 
 
 @dataclass
@@ -154,6 +155,8 @@ class Config:
             (0 <= self.tricks.ema < 1, f"tricks.ema is a decay in [0, 1), e.g. 0.999; got {self.tricks.ema}"),
             (self.tricks.pack >= 1 and self.batch_size % self.tricks.pack == 0,
              f"tricks.pack must be >= 1 and divide batch_size {self.batch_size}; got {self.tricks.pack}"),
+            (self.tricks.unroll >= 0, f"tricks.unroll is the number of D updates G looks ahead, 0 = off (e.g. 5); "
+                                      f"got {self.tricks.unroll}"),
             (self.tricks.minibatch_kernels >= 1 and self.tricks.minibatch_kernel_dim >= 1
              and self.tricks.virtual_batch_size >= 1 and self.tricks.r1_every >= 1, "tricks sizes must be at least 1"),
             (self.monitor.every >= 0 and self.monitor.probe >= 10 and self.monitor.patience >= 1,

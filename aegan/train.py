@@ -153,7 +153,10 @@ def train_step(model: Model, nets: dict[str, torch.nn.Module], phases: Sequence[
             continue
         _set_trainable(params, phase.nets)  # new forward passes record no weight gradients for frozen nets
         with engine.autocast():
-            loss, extra = phase.loss(s)
+            if loop_tricks is not None and loop_tricks.unrolls(phase):
+                loss, extra = loop_tricks.unrolled_loss(phase, s, optimizers)  # against D k steps ahead, Metz 2017
+            else:
+                loss, extra = phase.loss(s)
             if loop_tricks is not None and loop_tricks.active:
                 penalties = loop_tricks.penalties(phase, s, nets, params, step)
                 loss = loss + sum(penalties.values())

@@ -5,13 +5,15 @@ feature matching (§3.1), historical averaging (§3.3), one-sided label smoothin
 (§3.2) is in aegan.nets.minibatch, virtual batch norm (§3.4) in aegan.nets.vbn.
 Modern additions: R1 penalty (Mescheder et al. 2018, arXiv:1801.04406), EMA of the generator (Karras et al. 2018,
 arXiv:1710.10196; Yazıcı et al. 2019, arXiv:1806.04498), packing (PacGAN, Lin et al. 2018, arXiv:1712.04086),
-spectral norm (Miyato et al. 2018, arXiv:1802.05957).
+spectral norm (Miyato et al. 2018, arXiv:1802.05957). Unrolled GAN (Metz et al. 2017, arXiv:1611.02163): the k
+differentiable optimizer steps of D that the generator looks ahead through (`adam_step`, `unroll`; the loop applies
+them, aegan/loop/tricks.py).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -93,16 +95,18 @@ class HistoricalAverage:
         self.means = [state[f"mean.{i}"].detach().clone() for i in range(n)]
 
 
-def r1_penalty(d: nn.Module, x_real: torch.Tensor) -> torch.Tensor:
+def r1_penalty(d: nn.Module, *real: torch.Tensor) -> torch.Tensor:
     """R1 = ½ E_x ‖∇_x D(x)‖² on real data (Mescheder et al. 2018, arXiv:1801.04406, Eq. 9 without γ).
 
+    `real`: D's real input, x (N, ...), or several tensors for a D of several inputs, e.g. the pairs (x, z) of a
+    joint discriminator (bigan, veegan), whose gradient is then taken over the whole input: ‖∇_x D‖² + ‖∇_z D‖².
     The caller multiplies by γ and adds it to D's loss. The gradient is built with create_graph=True, so the
-    penalty backpropagates into D's parameters. x_real is cloned and detached here.
+    penalty backpropagates into D's parameters. The inputs are cloned and detached here.
     """
-    x = x_real.detach().clone().requires_grad_(True)
-    d_real = d(x)  # D(x): (N, 1)
-    (grad,) = torch.autograd.grad(d_real.sum(), x, create_graph=True)  # ∇_x D(x), row by row: (N, ...)
-    return 0.5 * grad.flatten(1).square().sum(1).mean()  # ½ E ‖∇_x D(x)‖²
+    inputs = [r.detach().clone().requires_grad_(True) for r in real]
+    d_real = d(*inputs)  # D(x): (N, 1)
+    grads = torch.autograd.grad(d_real.sum(), inputs, create_graph=True)  # ∇_x D(x), row by row: (N, ...)
+    return 0.5 * sum(g.flatten(1).square().sum(1) for g in grads).mean()  # ½ E ‖∇_x D(x)‖²
 
 
 class EMA:
@@ -178,3 +182,57 @@ def apply_spectral_norm(net: nn.Module) -> int:
     for m in layers:
         spectral_norm(m)
     return len(layers)
+
+
+def adam_step(theta: torch.Tensor, grad: torch.Tensor, exp_avg: torch.Tensor, exp_avg_sq: torch.Tensor, t: int,
+              lr: float, betas: tuple[float, float], eps: float,
+              weight_decay: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One Adam update as a differentiable function: (θ_t, m_t, v_t) from θ_{t−1}, the gradient g_t, m_{t−1}, v_{t−1}.
+
+    Kingma & Ba 2015, arXiv:1412.6980, Algorithm 1, with torch.optim.Adam's ε outside the root and its L2 decay:
+        g ← g + λ·θ,   m_t = β₁·m + (1 − β₁)·g,   v_t = β₂·v + (1 − β₂)·g²,
+        θ_t = θ − lr · (m_t / (1 − β₁ᵗ)) / (√(v_t / (1 − β₂ᵗ)) + ε)
+    t: the step number this update makes (1 for an optimizer's first). Where v_t = 0 (no loss reaches the weight)
+    the root's derivative is infinite; it is taken as 0 there, so a NaN never enters the gradient through it.
+    """
+    beta1, beta2 = betas
+    if weight_decay:
+        grad = grad + weight_decay * theta  # L2 penalty as torch.optim.Adam adds it
+    m = beta1 * exp_avg + (1 - beta1) * grad  # m_t: first moment
+    v = beta2 * exp_avg_sq + (1 - beta2) * grad * grad  # v_t: second moment
+    m_hat = m / (1 - beta1**t)  # bias-corrected
+    v_hat = v / (1 - beta2**t)
+    reached = v_hat > 0
+    root = torch.where(reached, v_hat, torch.ones_like(v_hat)).sqrt() * reached  # √v̂, with 0 gradient at v̂ = 0
+    return theta - lr * m_hat / (root + eps), m, v
+
+
+def unroll(d_loss: Callable[[dict[str, torch.Tensor]], torch.Tensor], theta: dict[str, torch.Tensor],
+           moments: dict[str, tuple[torch.Tensor, torch.Tensor]], step: int, k: int, lr: float,
+           betas: tuple[float, float], eps: float, weight_decay: float = 0.0) -> dict[str, torch.Tensor]:
+    """θ_D^k: k Adam updates of D's weights on its own loss, each a differentiable function of the one before.
+
+    Metz, Poole, Pfau & Sohl-Dickstein 2017, "Unrolled Generative Adversarial Networks", arXiv:1611.02163, §2:
+    θ_D^0 = θ_D, θ_D^{i+1} = θ_D^i + η^i·df(θ_G, θ_D^i)/dθ_D^i (ascent on the value f, i.e. descent on D's loss), with
+    D's own optimizer as the update rule (here Adam, whose moments are unrolled too, as in the paper's code). The
+    gradients are built with create_graph=True, so a loss of θ_D^k backpropagates through all k updates into whatever
+    d_loss depends on: for θ_G, the term (∂f/∂θ_D^k)·(dθ_D^k/dθ_G) of the surrogate's gradient df_k/dθ_G.
+
+    d_loss(θ) -> D's scalar loss with its weights replaced by θ (name -> tensor). theta: θ_D^0, tensors that require
+    grad. moments: Adam's (m, v) at θ_D^0 by name, zeros before D's first step; step: Adam's step count at θ_D^0.
+    A weight that d_loss does not reach is left as it is, as torch.optim.Adam leaves a parameter without gradient.
+    """
+    m = {n: moments[n][0] for n in theta}
+    v = {n: moments[n][1] for n in theta}
+    for i in range(k):
+        loss = d_loss(theta)
+        grads = torch.autograd.grad(loss, list(theta.values()), create_graph=True, allow_unused=True)  # df/dθ_D^i
+        updated = {}
+        for (name, th), g in zip(theta.items(), grads):
+            if g is None:
+                updated[name] = th
+                continue
+            updated[name], m[name], v[name] = adam_step(th, g, m[name], v[name], step + i + 1, lr, betas, eps,
+                                                        weight_decay)  # θ_D^{i+1}, by Adam's rule
+        theta = updated
+    return theta

@@ -91,6 +91,8 @@ CHOICES = {  # model -> {setting: its valid values}, as the models declare them
     "vae": {"likelihood": ("gaussian", "bernoulli")},
     "aae": {"recon": ("l1", "mse", "bce"), "prior": ("gaussian", "mog", "uniform"), "perceptual_net": ("features",),
             "posterior": ("deterministic", "gaussian")},
+    "bigan": {"adversarial": ("nonsaturating", "minimax")},
+    "veegan": {"adversarial": ("nonsaturating", "ratio")},
     "vaegan": {},
     "alphagan": {"adversarial": ("nonsaturating", "ratio"), "perceptual_net": ("D", "features")},
 }

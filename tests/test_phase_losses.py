@@ -59,6 +59,8 @@ PHASES = {
     "aae": [("C", ("C",)), ("E", ("E",)), ("G", ("G",))],
     "vaegan": [("D", ("D",)), ("E", ("E",)), ("G", ("G",))],
     "alphagan": [("D", ("D",)), ("C", ("C",)), ("E", ("E",)), ("G", ("G",))],
+    "bigan": [("D", ("D",)), ("EG", ("E", "G"))],
+    "veegan": [("D", ("D",)), ("GF", ("G", "F"))],
 }
 
 # (model, data kind, model_args): the defaults on vectors and images, and every model_args choice that changes a
@@ -88,6 +90,11 @@ CASES = [
     ("alphagan", "image", {"perceptual": 3.0, "perceptual_net": "D"}),
     ("alphagan", "image", {"perceptual": 3.0, "perceptual_net": "features"}),
     ("alphagan", "image", {"perceptual": 3.0, "perceptual_net": "D", "adversarial": "ratio"}),
+    ("bigan", "vector", {}), ("bigan", "image", {}),
+    ("bigan", "vector", {"adversarial": "minimax"}), ("bigan", "image", {"adversarial": "minimax"}),
+    ("veegan", "vector", {}), ("veegan", "image", {}), ("veegan", "vector", {"lam": 0.3}),
+    ("veegan", "vector", {"adversarial": "nonsaturating"}), ("veegan", "image", {"adversarial": "nonsaturating"}),
+
 ]
 
 
@@ -165,7 +172,7 @@ AAE_PRIORS = ("gaussian", "mog", "uniform")  # the priors aegan.models.aae.PRIOR
 def draws(name: str, arg: dict, n: int, d: int, seed: int) -> SimpleNamespace:
     gen = torch.Generator().manual_seed(seed)  # the same stream as torch.manual_seed(seed) on the CPU
     r = SimpleNamespace()
-    if name in ("gan", "aegan", "alphagan"):
+    if name in ("gan", "aegan", "alphagan", "bigan", "veegan"):
         r.z = torch.randn(n, d, generator=gen)  # z ~ N(0, I), begin_step
     elif name == "vae":
         r.eps = torch.randn(n, d, generator=gen)  # ε ~ N(0, I), drawn in the VAE phase (nothing before it)
@@ -309,8 +316,46 @@ def loss_alphagan(phase: str, x, r, S, N, arg) -> torch.Tensor:
     return rec + perceptual + rec_adv + gen_adv
 
 
+def loss_bigan(phase: str, x, r, S, N, arg) -> torch.Tensor:
+    """Donahue et al. 2017 §3, Dumoulin et al. 2017 Algorithm 1: D: −log D(x, E(x)) − log(1 − D(G(z), z)); E and G:
+    ℓ_g = −log(1 − D(x, E(x))) − log D(G(z), z) (nonsaturating), or V = log D(x, E(x)) + log(1 − D(G(z), z))."""
+    z_hat = S["E"](x)  # ẑ = E(x), shared
+    x_gen = S["G"](r.z)  # x̃ = G(z), shared
+    if phase == "D":
+        enc_real = real_term(N["D"](x, z_hat.detach()))  # −log ρ_q, ρ_q = D(x, ẑ)
+        gen_fake = fake_term(N["D"](x_gen.detach(), r.z))  # −log(1 − ρ_p), ρ_p = D(x̃, z)
+        return enc_real + gen_fake
+    rho_q = torch.sigmoid(N["D"](x, z_hat).double())
+    rho_p = torch.sigmoid(N["D"](x_gen, r.z).double())
+    if arg["adversarial"] == "nonsaturating":
+        return (-(1 - rho_q).log().mean() - rho_p.log().mean()).float()  # ℓ_g
+    return (rho_q.log().mean() + (1 - rho_p).log().mean()).float()  # V(D, E, G), which E and G minimise
+
+
+def loss_veegan(phase: str, x, r, S, N, arg) -> torch.Tensor:
+    """Srivastava et al. 2017, Algorithm 1, in the paper's D_ω(z, x), whose real class is the generator pairs: the
+    model's D(x, z) calls the data pairs real, D_ω(z, x) = −D(x, z). D: O_LR = −log σ(D_ω(z, G(z))) −
+    log(1 − σ(D_ω(F(x), x))); G and F: Ô = D_ω(z, G(z)) + λ‖z − F(G(z))‖² (or −log σ(−D_ω(z, G(z))), nonsaturating)."""
+    def D_omega(z, x_):
+        return -N["D"](x_, z)
+
+    x_g = S["G"](r.z)  # x_g = G(z), shared
+    if phase == "D":
+        z_g = S["F"](x)  # z_g = F(x), shared
+        gen = torch.sigmoid(D_omega(r.z, x_g.detach()).double())
+        dat = torch.sigmoid(D_omega(z_g.detach(), x).double())
+        return (-gen.log().mean() - (1 - dat).log().mean()).float()  # O_LR
+    z_r = S["F"](x_g)  # F(G(z))
+    if arg["adversarial"] == "ratio":
+        adv = D_omega(r.z, x_g).mean()  # D_ω(z, x_g): the KL's density-ratio estimate
+    else:
+        adv = -(1 - torch.sigmoid(D_omega(r.z, x_g).double())).log().mean().float()  # −log σ(D(x_g, z))
+    rec = ((r.z - z_r) ** 2).sum(1).mean()  # d(z, F(G(z))) = ‖z − F(G(z))‖²
+    return adv + arg["lam"] * rec
+
+
 REFERENCE = {"gan": loss_gan, "ae": loss_ae, "aegan": loss_aegan, "vae": loss_vae, "aae": loss_aae,
-             "vaegan": loss_vaegan, "alphagan": loss_alphagan}
+             "vaegan": loss_vaegan, "alphagan": loss_alphagan, "bigan": loss_bigan, "veegan": loss_veegan}
 
 
 # --- running the real loop and capturing what each phase gives ------------------------------------------------

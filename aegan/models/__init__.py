@@ -9,11 +9,13 @@ from aegan.models.ae import AE
 from aegan.models.aegan import AEGAN
 from aegan.models.alphagan import AlphaGAN
 from aegan.models.base import Model, Phase
+from aegan.models.bigan import BiGAN
 from aegan.models.gan import GAN
 from aegan.models.vae import VAE
 from aegan.models.vaegan import VAEGAN
+from aegan.models.veegan import VEEGAN
 
-MODELS: dict[str, type[Model]] = {m.name: m for m in (GAN, AE, AEGAN, VAE, AAE, VAEGAN, AlphaGAN)}
+MODELS: dict[str, type[Model]] = {m.name: m for m in (GAN, AE, AEGAN, VAE, AAE, VAEGAN, AlphaGAN, BiGAN, VEEGAN)}
 
 __all__ = ["MODELS", "Model", "Phase", "build_model", "get"]
 
@@ -25,7 +27,7 @@ def get(name: str) -> type[Model]:
 
 
 D_TRICKS = ("feature_matching", "minibatch_discrimination", "historical_averaging", "spectral_norm", "r1",
-            "virtual_batch_norm")
+            "virtual_batch_norm", "unroll")
 
 
 def build_model(cfg: Config, shape: tuple[int, ...]) -> Model:
