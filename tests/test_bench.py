@@ -17,6 +17,15 @@ def test_tricks_suite_has_each_trick_alone_all_together_and_alphagan():
     assert all(any(k.startswith(f"tricks.{t}") for k in all_overrides) for t in TRICKS)
 
 
+def test_modes_suite_takes_a_model_with_a_trick_such_as_the_unrolled_gan():
+    chosen = variants("modes", ["gan", "gan+unroll", "bigan", "veegan+pack"])
+    assert chosen == [("gan", "gan", {}, 3000), ("gan+unroll", "gan", {"tricks.unroll": 5}, 3000),
+                      ("bigan", "bigan", {}, None), ("veegan+pack", "veegan", {"tricks.pack": 4}, None)]
+    assert ("gan+unroll", "gan", {"tricks.unroll": 5}, 3000) in variants("tricks", None)
+    with pytest.raises(AeganError, match="unknown trick 'unrol' in 'gan\\+unrol'"):
+        variants("modes", ["gan+unrol"])
+
+
 def test_summary_table_means_over_seeds():
     rows = [{"variant": "aae", "data": "grid25", "modes_total": 25, "modes_covered": c, "high_quality_fraction": h,
              "kl_modes": 0.01, "train_s": 40} for c, h in [(25, 0.98), (24, 0.96)]]
