@@ -76,6 +76,12 @@ def test_image_presets_give_encoder_models_16_code_dimensions_per_channel(model,
     assert make_config(model, data, overrides=["net.latent_dim=5"])[0].net.latent_dim == 5  # the user's choice wins
 
 
+def test_the_aae_image_preset_turns_the_perceptual_term_on():
+    assert make_config("aae", "digits")[0].model_args["perceptual"] == 1.0
+    assert make_config("aae", "ring8")[0].model_args.get("perceptual", 0.0) == 0.0
+    assert make_config("alphagan", "digits")[0].model_args.get("perceptual", 0.0) == 0.0
+
+
 def test_config_file_cannot_contradict_the_command(tmp_path):
     (tmp_path / "c.yaml").write_text("model: vae\n")
     with pytest.raises(ConfigError, match="config file says model"):

@@ -85,7 +85,7 @@ class AAE(Model):
         "lam": 10.0,  # λ, weight of the reconstruction, a per-element mean err(x, x̂)
         "recon": "l1",  # err: l1 | mse | bce
         "prior": "gaussian",  # gaussian | mog | uniform | any name registered in aegan.models.aae.PRIORS
-        "perceptual": 0.0,  # W, weight of the perceptual term mean ‖φ(x) − φ(x̂)‖²; 0 = off; images only
+        "perceptual": 0.0,  # W, weight of the perceptual term mean ‖φ(x) − φ(x̂)‖²; 0 = off; images only (preset 1)
         "perceptual_net": "features",  # φ: features (a separate feature network; there is no D to use)
         "posterior": "deterministic",  # q(z|x): deterministic ẑ = E(x) | gaussian N(μ(x), σ²(x)) (§2.1)
     }
@@ -106,7 +106,10 @@ class AAE(Model):
     @staticmethod
     def defaults(kind: str, channels: int = 1) -> dict[str, Any]:
         if kind != "vector":
-            return encoder_image_defaults(channels)
+            # the perceptual term with W = 1 on images: at equal wall time (10 min, one core, fashion-mnist) it takes
+            # a third of the steps but sharpens the decoder: fd through the code model 83.5 -> 52, fd_recon 74 -> 41
+            # (the check classifier's fd 9.7 -> 5.2); through the prior about the same, 112 -> 116 (README, Presets)
+            return {**encoder_image_defaults(channels), "model_args": {"perceptual": 1.0}}
         # λ = 60 on the mean of 2-D data (= 30 on the summed L1 it was measured as): the sharper reconstruction
         # lifted a ring8 seed from 89% to 99.8% high quality
         return {**ENCODER_VECTOR_DEFAULTS, "model_args": {"lam": 60.0}}
