@@ -139,7 +139,10 @@ class Run:
     def encode(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Data (in data units and layout) -> codes (n, latent_dim), for models with an encoder."""
         if not self.model.has_encoder:
-            raise AeganError(f"model {self.config.model} has no encoder: use ae, aegan, vae, aae, vaegan or alphagan")
+            from aegan.models import MODELS
+
+            with_encoder = ", ".join(name for name, cls in MODELS.items() if "gmm" in cls.samplers)
+            raise AeganError(f"model {self.config.model} has no encoder: use one of {with_encoder}")
         return self.encode_model(self.transform.to_model(x))
 
 

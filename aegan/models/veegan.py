@@ -33,21 +33,13 @@ squared norm over the code's dimensions (the paper's d), averaged over the batch
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
 
 import torch
 
 from aegan import losses
 from aegan.config import Config
-from aegan.models.base import (
-    ENCODER_SAMPLERS,
-    ENCODER_VECTOR_DEFAULTS,
-    Logs,
-    Model,
-    Phase,
-    encoder_image_defaults,
-)
-from aegan.models.bigan import build_joint_D, joint_generator_term
+from aegan.models.base import ENCODER_SAMPLERS, Logs, Model, Phase
+from aegan.models.bigan import BiGAN, build_joint_D, joint_generator_term
 from aegan.nets import build_encoder
 
 
@@ -80,15 +72,7 @@ class VEEGAN(Model):
         """(n, *shape) -> codes F(x) (n, latent_dim): the reconstructor is the encoder."""
         return self.nets["F"](x)
 
-    @staticmethod
-    def defaults(kind: str, channels: int = 1) -> dict[str, Any]:
-        if kind != "vector":
-            return encoder_image_defaults(channels)
-        # the encoder models' vector setting (a 2-D code for the code models; lr 5e-4 held, then cosine-decayed; 5000
-        # steps). Measured on ring8 in 1,200 steps (seed 0, lr 1e-3, 2,500 samples), a 2-D code beat an 8-D one on
-        # the modes covered through gmm / prior: bigan 1 / 5 against 0 / 3, veegan 4 / 3 against 1 / 2; no run that
-        # short converges, so the full-length benchmark runs are what confirm or change it
-        return {**ENCODER_VECTOR_DEFAULTS}
+    defaults = staticmethod(BiGAN.defaults)  # bigan's presets, measured for both models (aegan.models.bigan)
 
     def phases(self) -> list[Phase]:
         return [Phase("D", ("D",), self.loss_D), Phase("GF", ("G", "F"), self.loss_GF)]
