@@ -89,6 +89,7 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: 
               n: int = 10_000, jobs: int = 1) -> list[dict[str, Any]]:
     from aegan.evaluate import evaluate
     from aegan.report import write_report
+    from aegan.samplers.selection import MIXTURES
 
     if seeds < 1:
         raise AeganError(f"--seeds must be at least 1, got {seeds}")
@@ -111,7 +112,8 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: 
             for seed in range(seeds):
                 folder = out / f"{name.replace('+', '_')}-{dataset}-s{seed}"
                 t0 = time.perf_counter()
-                settings = {"progress": False, **({"fabric.threads": threads} if threads else {}), **overrides}
+                settings = {"progress": False, **({"fabric.threads": threads} if threads else {}),
+                            "code_models": MIXTURES, **overrides}
                 run = finished_or_trained(folder, _steps_done, model, dataset, steps=steps, seed=seed,
                                           overrides=settings)
                 train_s = run_train_seconds(folder) or time.perf_counter() - t0

@@ -97,6 +97,9 @@ class Config:
     checkpoint_every: int = 0  # steps between checkpoints; 0 = steps // 8 (and always at the end)
     keep_checkpoints: int = 3  # newest checkpoints kept on disk
     progress: bool = True  # progress bar with live losses
+    # encoder models: the code models that compete to be the default sampler (aegan.samplers.selection),
+    # comma-separated, e.g. "gaussian,gmm"; "" = every candidate. $AEGAN_CODE_MODELS, where set, takes precedence
+    code_models: str = ""
     net: NetConfig = field(default_factory=NetConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     fabric: FabricConfig = field(default_factory=FabricConfig)

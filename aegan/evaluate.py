@@ -42,7 +42,8 @@ def say(message: str) -> None:
 
 def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None, seed: int = 0,
              write: bool = True, check: bool = False) -> dict[str, Any]:
-    """Score `run` on `n` samples drawn with `sampler` (default: the model's default) and `seed`.
+    """Score `run` on `n` samples drawn with `sampler` (default: the run's default sampler, for encoder models the
+    code model chosen by held-out likelihood: fitted and chosen now if training did not) and `seed`.
 
     `check` (image data): also fd_check, the FD in the features of a second classifier (the "check" role of
     aegan.metrics.evaluator) that no method trains against. Writes RUN/eval.json and the report pictures unless
@@ -75,10 +76,26 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
     if test is not None:
         scores.update(encoder_scores(run, test, seed))
     scores.update({"n_samples": n, "seed": seed, "step": run.step, "sampler": sampler})
+    scores.update(code_model_scores(run))
     if write:
         atomic_write_text(run.path / "eval.json", json.dumps(scores, indent=2) + "\n")
         draw_pictures(run, x_model, sampler, test, seed)
     return scores
+
+
+def code_model_scores(run: Run) -> dict[str, float]:
+    """code_loglik_<name> for each candidate code model of an encoder run whose default code model has been chosen
+    (at the end of training, or by this eval): its mean held-out log-likelihood per code dimension in nats, exact
+    for gaussian, gmm and flow, a lower bound for twostage and diffusion (aegan.samplers.selection; a candidate
+    whose number is not finite is left out). The chosen one is `sampler` when no other was asked for; every
+    candidate's full scores are in RUN/samplers/step_N/selection.json. Nothing is fitted here."""
+    if run.model.samplers[0] == "prior":
+        return {}
+    selection = run.stored_code_model_selection()
+    if selection is None:
+        return {}
+    return {f"code_loglik_{name}": row["loglik"] for name, row in selection.candidates.items()
+            if isinstance(row.get("loglik"), float)}
 
 
 def encoder_scores(run: Run, x_test: torch.Tensor, seed: int) -> dict[str, float]:

@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,10 @@ import torch
 from aegan import checkpoint
 from aegan.config import Config, read_yaml
 from aegan.data.base import Transform
-from aegan.errors import AeganError, CheckpointError, ConfigError
+from aegan.errors import AeganError, CheckpointError, ConfigError, DataError
 from aegan.models import Model, build_model
+
+MAX_FIT_CODES = 20_000  # training examples whose codes a code model is fitted to
 
 
 class Run:
@@ -28,6 +32,9 @@ class Run:
         self.path, self.config, self.model, self.info, self.step = Path(path), config, model, info, step
         self.transform = Transform.from_json(info["transform"])
         self._code_samplers: dict[str, Any] = {}
+        self._fit_seconds: dict[str, float] = {}  # code models fitted by this process, for the selection record
+        self._train_codes: torch.Tensor | None = None
+        self._selection: Any = None  # aegan.samplers.Selection, once read or made
         self._data: Any = None
 
     def __repr__(self) -> str:
@@ -66,7 +73,21 @@ class Run:
 
     @property
     def default_sampler(self) -> str:
-        return self.model.samplers[0]
+        """`prior` for models without an encoder; for encoder models the code model chosen by the rule of
+        aegan.samplers.selection (fitted and chosen on first use, which training does at its end, then read from
+        RUN/samplers/step_N/selection.json), or the model's first sampler (gmm) where no choice can be made."""
+        if self.model.samplers[0] == "prior":
+            return "prior"
+        selection = self.code_model_selection()
+        return selection.chosen if selection is not None else self.model.samplers[0]
+
+    @property
+    def samplers_folder(self) -> Path:
+        return self.path / "samplers" / f"step_{self.step:07d}"  # code models belong to one checkpoint's encoder
+
+    def _say(self, message: str) -> None:
+        if self.config.progress:
+            print(f"aegan: {message}", file=sys.stderr, flush=True)
 
     def data(self):
         """The run's data set, loaded once (needed to fit code samplers and to score reconstructions)."""
@@ -83,29 +104,100 @@ class Run:
         return torch.cat([self.model.encode(x[i:i + batch].to(self.model.device)).cpu()
                           for i in range(0, len(x), batch)])
 
+    def training_codes(self) -> torch.Tensor:
+        """Codes (n, latent_dim) of up to 20,000 training examples, a random subset fixed by the run's seed: what
+        every code model is fitted to."""
+        if self._train_codes is None:
+            x = self.data().train
+            idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.config.seed))[:MAX_FIT_CODES]
+            self._train_codes = self.encode_model(x[idx])
+        return self._train_codes
+
     def code_sampler(self, name: str, refit: bool = False):
-        """The code model `name` (gaussian, gmm, codegan) of this run: loaded from RUN/samplers/, or fitted on
-        the encoder's codes of up to 20,000 training examples and stored there ("work on the code, not the data")."""
+        """The code model `name` (aegan.samplers.SAMPLERS: gaussian, gmm, codegan, flow, twostage, diffusion) of
+        this run: loaded from RUN/samplers/step_N/, or fitted on the encoder's codes of up to 20,000 training
+        examples and stored there ("work on the code, not the data")."""
         from aegan.samplers import SAMPLERS, load_sampler, save_sampler
 
         if name in self._code_samplers and not refit:
             return self._code_samplers[name]
-        folder = self.path / "samplers" / f"step_{self.step:07d}"  # code models belong to one checkpoint's encoder
+        folder = self.samplers_folder
         sampler = None if refit else load_sampler(folder, name)
         if sampler is None:
-            x = self.data().train
-            idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.config.seed))[:20_000]
-            codes = self.encode_model(x[idx])
-            sampler = SAMPLERS[name]().fit(codes, seed=self.config.seed)
+            codes = self.training_codes()
+            self._say(f"fitting code model {name} to {len(codes):,} codes of {codes.shape[1]} dimensions ...")
+            start = time.perf_counter()
+            sampler = SAMPLERS[name]().fit(codes, seed=self.config.seed, progress=self.config.progress)
+            self._fit_seconds[name] = time.perf_counter() - start
+            self._say(f"code model {name} fitted in {self._fit_seconds[name]:.1f} s")
             folder.mkdir(parents=True, exist_ok=True)
             save_sampler(sampler, folder)
+            if refit:
+                (folder / "selection.json").unlink(missing_ok=True)  # scored on the model it replaces
+                self._selection = None
         self._code_samplers[name] = sampler
         return sampler
+
+    def stored_code_model_selection(self):
+        """The selection of this checkpoint's default code model if one was made (aegan.samplers.Selection), else
+        None; never fits anything."""
+        from aegan.samplers import read_selection
+
+        if self._selection is None:
+            self._selection = read_selection(self.samplers_folder)
+        return self._selection
+
+    def code_model_selection(self, refit: bool = False):
+        """The default code model of this checkpoint and every candidate's held-out scores
+        (aegan.samplers.Selection): read from RUN/samplers/step_N/selection.json, or made now. Each candidate
+        (aegan.samplers.CANDIDATES among the model's samplers, narrowed by the run's code_models or
+        $AEGAN_CODE_MODELS) is loaded or
+        fitted on training codes and scored on the codes of up to 5,000 held-out examples (the data's test split),
+        and the record is written. None where the test split cannot be had: the caller falls back to the model's
+        first sampler."""
+        from aegan.samplers import select, write_selection
+        from aegan.samplers.selection import MAX_HELD_OUT, MIN_HELD_OUT, candidates
+
+        if not refit and self.stored_code_model_selection() is not None:
+            return self._selection
+        try:
+            x_test = self.data().test
+        except DataError as e:
+            print(f"aegan: warning: {e}; the default code model stays {self.model.samplers[0]}", file=sys.stderr,
+                  flush=True)
+            return None
+        if len(x_test) < MIN_HELD_OUT:
+            return None
+        names = candidates(self.model.samplers, self.config.code_models)
+        if not names:
+            return None
+        from aegan.samplers.base import FitError
+
+        samplers, failed = {}, {}
+        for name in names:
+            try:
+                samplers[name] = self.code_sampler(name, refit=refit)
+            except FitError as e:  # one candidate diverged on these codes: the others still compete
+                failed[name] = str(e)
+        if not samplers:
+            raise AeganError(f"no code model could be fitted to these codes ({'; '.join(failed.values())})")
+        idx = torch.randperm(len(x_test), generator=torch.Generator().manual_seed(self.config.seed))[:MAX_HELD_OUT]
+        held_out = self.encode_model(x_test[idx])
+        self._say(f"scoring {len(names)} code models on {len(held_out):,} held-out codes ...")
+        selection = select(samplers, held_out, self.training_codes(), seed=self.config.seed,
+                           fit_seconds=self._fit_seconds, failed=failed)
+        selection.extra = {"step": self.step, "n_fit": len(self.training_codes()), "held_out": "test split"}
+        write_selection(self.samplers_folder, selection)
+        self._say(f"default code model: {selection.chosen} (" + ", ".join(
+            f"{name} {row['loglik']:.3f}" if row["loglik"] is not None else f"{name} -"
+            for name, row in selection.candidates.items()) + " nats per code dimension, held out)")
+        self._selection = selection
+        return selection
 
     @torch.no_grad()
     def sample_model(self, n: int, sampler: str | None = None, seed: int | None = None,
                      batch: int = 10_000) -> torch.Tensor:
-        """n samples on the model's scale, (n, *shape), on CPU. `sampler` defaults to the model's first."""
+        """n samples on the model's scale, (n, *shape), on CPU. `sampler` defaults to `default_sampler`."""
         sampler = sampler or self.default_sampler
         if sampler not in self.model.samplers:
             raise AeganError(f"model {self.config.model} has no sampler {sampler!r}: use one of "
@@ -123,7 +215,7 @@ class Run:
         return torch.cat(out)
 
     def sample(self, n: int, sampler: str | None = None, seed: int | None = None) -> torch.Tensor:
-        """n samples in the data's units and layout (CPU float32); `sampler` defaults to the model's first."""
+        """n samples in the data's units and layout (CPU float32); `sampler` defaults to `default_sampler`."""
         return self.transform.to_data(self.sample_model(n, sampler, seed))
 
     @torch.no_grad()

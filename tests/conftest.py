@@ -4,6 +4,7 @@
   start (OMP_NUM_THREADS): 2 workers with 2 threads each on 2 cores would oversubscribe them several-fold.
 - The evaluator cache ($AEGAN_CACHE, default the checkout's .cache/) is shared by the workers: the first one to need
   an evaluator trains it under a file lock, the others wait for it and read it (aegan.metrics.evaluator.for_data).
+- Code models: runs made by tests choose their default among gmm alone ($AEGAN_CODE_MODELS), not every candidate.
 - Everything a test writes goes to its own tmp_path (per test, per worker); the DDP test asks the OS for a free port.
 """
 
@@ -17,6 +18,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads sleep
 os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))  # inherited by the CLI runs the tests start
 # Evaluator networks trained by tests are cached in the checkout (ignored by git), so later runs reuse them.
 os.environ.setdefault("AEGAN_CACHE", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".cache"))
+# Runs made by tests choose their default code model among gmm alone: fitting every candidate (flow, twostage,
+# diffusion: aegan.samplers.selection) costs about a minute per run. tests/test_code_models.py sets its own.
+os.environ.setdefault("AEGAN_CODE_MODELS", "gmm")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -45,7 +45,8 @@ def test_image_models_reconstruct_digits(name, tmp_path):
     assert run.sample(5).shape == (5, 1, 8, 8)
 
 
-def test_cli_sampler_choice_and_stored_code_models(tmp_path, capsys):
+def test_cli_sampler_choice_and_stored_code_models(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AEGAN_CODE_MODELS", "gmm")  # the only candidate for the default here
     out = tmp_path / "a"
     assert main(["train", "aae", "--data", "ring8", "--steps", "10", "--out", str(out), "progress=false",
                  "net.width=16"]) == 0
@@ -53,7 +54,7 @@ def test_cli_sampler_choice_and_stored_code_models(tmp_path, capsys):
     assert main(["eval", str(out), "--n", "500", "--sampler", "gaussian", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["sampler"] == "gaussian"
     stored = sorted(p.name for p in (out / "samplers").rglob("*.json"))
-    assert stored == ["gaussian.json", "gmm.json"]  # gmm fitted at the end of training, gaussian on request
+    assert stored == ["gaussian.json", "gmm.json", "selection.json"]  # gmm chosen in training, gaussian on request
     assert main(["sample", str(out), "--n", "20", "--sampler", "nope", "--out", str(tmp_path / "s.npy")]) == 2
     assert "no sampler 'nope'" in capsys.readouterr().err
 

@@ -40,13 +40,17 @@ def nearest_centre(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cdist(z, CENTRES).min(1)
 
 
+FEW_STEPS = {"codegan": {"steps": 50}, "flow": {"steps": 20}, "twostage": {"steps": 20},
+             "diffusion": {"steps": 20, "sample_steps": 5}}
+
+
 @pytest.fixture(scope="module")
 def fitted() -> dict[str, CodeSampler]:
-    """Each sampler fitted once to the 25-cluster codes; the code GAN for 50 steps only: what these tests check
-    (storage, the Gaussian's and GMM's fits) does not need a trained one, and its 3000 steps take ~15 s."""
+    """Each sampler fitted once to the 25-cluster codes; the learned ones (FEW_STEPS) for a few steps only: what these
+    tests check (storage, the Gaussian's and GMM's fits) does not need trained ones (tests/test_code_models.py checks
+    what they learn), and the code GAN's 3000 steps take ~15 s."""
     codes = grid_codes()
-    return {name: (CodeGANSampler(steps=50) if cls is CodeGANSampler else cls()).fit(codes, seed=0)
-            for name, cls in SAMPLERS.items()}
+    return {name: cls(**FEW_STEPS.get(name, {})).fit(codes, seed=0) for name, cls in SAMPLERS.items()}
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,10 @@ def make_config(model: str, data: str, *, steps: int | None = None, batch_size: 
             set_value(cfg, key, value)
     resolve_defaults(cfg, ds.kind)
     cfg.validate()
+    if cfg.code_models:
+        from aegan.samplers.selection import candidates
+
+        candidates(models.get(model).samplers, cfg.code_models)  # unknown names fail here, before a folder is made
     # the model checks its own settings (model_args, tricks) and the data they need, before anything is written
     models.build_model(cfg, ds.shape).check_data(ds)
     return cfg, ds

@@ -13,83 +13,43 @@ Enhancing VAE Models, ICLR 2019, arXiv:1903.05789). Here:
   codegan   a small non-saturating GAN (Goodfellow et al., Generative Adversarial Nets, NeurIPS 2014,
             arXiv:1406.2661) trained on the standardized codes; its discriminator is a DensityRatio
 
-Every sampler follows `CodeSampler`: `fit(codes, seed)`, `sample(n, generator)` (float32, CPU, deterministic
-given the generator), and `state()` / `from_state()` as tensors plus JSON, so that a fitted code model is
-stored by `save_sampler` as safetensors + JSON, never as a pickle: of scikit-learn's mixture only its
-arrays are kept. `SAMPLERS` maps each name to its class.
+The learned code models `flow`, `twostage` and `diffusion` have files of their own. Every sampler follows
+`CodeSampler` (aegan.samplers.base): `fit(codes, seed)`, `sample(n, generator)` (float32, CPU, deterministic given
+the generator), and `state()` / `from_state()` as tensors plus JSON, so that a fitted code model is stored by
+`save_sampler` (aegan.samplers.registry) as safetensors + JSON, never as a pickle: of scikit-learn's mixture only
+its arrays are kept. The Gaussian and the mixture have exact log-likelihoods; the code GAN has none.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
-from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from aegan.density_ratio import DensityRatio
-from aegan.errors import AeganError, CheckpointError
 from aegan.nets.mlp import MLP
-from aegan.records import read_record, write_record
+from aegan.samplers.base import EXACT, check_codes, check_n, need
+
+LOG_2PI = math.log(2 * math.pi)
 
 
-@runtime_checkable
-class CodeSampler(Protocol):
-    """A density model of codes (N, d), fitted once and sampled many times."""
-
-    name: ClassVar[str]
-
-    def fit(self, codes: torch.Tensor, seed: int = 0) -> CodeSampler:
-        """Fit to codes (N, d); deterministic for a given seed. Returns self."""
-        ...
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n codes (n, d), float32 on CPU; the same generator state gives the same codes."""
-        ...
-
-    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """(tensors, JSON-able meta) from which `from_state` rebuilds the fitted sampler."""
-        ...
-
-    @classmethod
-    def from_state(cls, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> CodeSampler:
-        ...
-
-
-def _check_codes(codes: torch.Tensor, min_n: int = 2) -> torch.Tensor:
-    """Codes as a float64 CPU tensor (N, d), checked for shape, size and finiteness."""
-    codes = torch.as_tensor(codes).detach().cpu().clone().to(torch.float64)
-    if codes.ndim != 2:
-        raise ValueError(f"codes must have shape (N, d), got {tuple(codes.shape)}")
-    if len(codes) < min_n:
-        raise ValueError(f"a code model needs at least {min_n} codes, got {len(codes)}")
-    if not torch.isfinite(codes).all():
-        raise AeganError("the encoder's codes contain NaN or inf, so no code model can be fitted: the run has "
-                         "diverged; train again with a lower learning rate or resume from an earlier checkpoint")
-    return codes
-
-
-def _check_n(n: int) -> None:
-    if n < 0:
-        raise ValueError(f"the number of samples must be at least 0, got {n}")
-
-
-def _need(tensors: dict[str, torch.Tensor], key: str, shape: tuple[int, ...]) -> torch.Tensor:
-    """tensors[key] as float32, checked against `shape` (a stored state that does not fit raises ValueError)."""
-    if key not in tensors:
-        raise ValueError(f"tensor {key!r} is missing")
-    t = tensors[key]
-    if tuple(t.shape) != shape:
-        raise ValueError(f"tensor {key!r} has shape {tuple(t.shape)}, expected {shape}")
-    return t.to(torch.float32)
+def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, scale_tril: torch.Tensor) -> torch.Tensor:
+    """log N(z; μ, L Lᵀ) (N,) float64 for z (N, d), μ (d,), L (d, d) lower-triangular."""
+    z, mu, scale_tril = z.double(), mu.double(), scale_tril.double()
+    eps = torch.linalg.solve_triangular(scale_tril, (z - mu).T, upper=False).T  # (N, d), ε = L⁻¹ (z − μ)
+    log_det = scale_tril.diagonal().abs().log().sum()  # log |L| = ½ log |Σ|
+    return -0.5 * eps.square().sum(1) - log_det - 0.5 * len(mu) * LOG_2PI
 
 
 class GaussianSampler:
     """z ~ N(μ, Σ): μ the mean of the codes, Σ their covariance + ridge·(tr Σ / d)·I; z = μ + L ε, Σ = L Lᵀ."""
 
     name: ClassVar[str] = "gaussian"
+    likelihood: ClassVar[str | None] = EXACT
 
     def __init__(self, ridge: float = 1e-6) -> None:
         self.ridge = ridge  # relative to the mean variance: keeps Σ positive definite for collapsed codes
@@ -102,22 +62,30 @@ class GaussianSampler:
         assert self.scale_tril is not None, "fit the sampler first"
         return self.scale_tril @ self.scale_tril.T
 
-    def fit(self, codes: torch.Tensor, seed: int = 0) -> GaussianSampler:
-        z = _check_codes(codes)  # (N, d), float64
+    def fit(self, codes: torch.Tensor, seed: int = 0, progress: bool = False) -> GaussianSampler:
+        z = check_codes(codes)  # (N, d), float64
         d = z.shape[1]
         mu = z.mean(0)
         sigma = torch.cov(z.T).reshape(d, d)  # unbiased sample covariance
         sigma = sigma + (self.ridge * float(sigma.diagonal().mean()) + 1e-12) * torch.eye(d, dtype=z.dtype)
         self.mu = mu.to(torch.float32)
-        self.scale_tril = torch.linalg.cholesky(sigma).to(torch.float32)
+        # contiguous, as a loaded state is: cholesky's column-major result would take another matmul kernel and
+        # give samples that differ in the last bit from the same sampler stored and loaded
+        self.scale_tril = torch.linalg.cholesky(sigma).to(torch.float32).contiguous()
         return self
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         if self.mu is None or self.scale_tril is None:
             raise RuntimeError("GaussianSampler.sample called before fit")
-        _check_n(n)
+        check_n(n)
         eps = torch.randn(n, len(self.mu), generator=generator)  # (n, d), ε ~ N(0, I)
         return self.mu + eps @ self.scale_tril.T  # z = μ + L ε
+
+    def log_likelihood(self, codes: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Exact log N(z; μ, Σ) (N,) float64."""
+        if self.mu is None or self.scale_tril is None:
+            raise RuntimeError("GaussianSampler.log_likelihood called before fit")
+        return gaussian_log_density(check_codes(codes, min_n=1, dim=len(self.mu)), self.mu, self.scale_tril)
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         assert self.mu is not None and self.scale_tril is not None, "fit the sampler first"
@@ -127,8 +95,8 @@ class GaussianSampler:
     def from_state(cls, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> GaussianSampler:
         d = int(meta["dim"])
         sampler = cls(ridge=float(meta["ridge"]))
-        sampler.mu = _need(tensors, "mu", (d,))
-        sampler.scale_tril = _need(tensors, "scale_tril", (d, d))
+        sampler.mu = need(tensors, "mu", (d,))
+        sampler.scale_tril = need(tensors, "scale_tril", (d, d))
         return sampler
 
 
@@ -138,6 +106,7 @@ class GMMSampler:
     in torch: k ~ Categorical(π), z = μ_k + L_k ε."""
 
     name: ClassVar[str] = "gmm"
+    likelihood: ClassVar[str | None] = EXACT
 
     def __init__(self, n_components: int | None = None, max_fit: int = 20_000, max_iter: int = 200,
                  reg_covar: float = 1e-6) -> None:
@@ -150,11 +119,11 @@ class GMMSampler:
         self.scale_tril: torch.Tensor | None = None  # (K, d, d) L_k, Σ_k = L_k L_kᵀ
         self.converged: bool | None = None
 
-    def fit(self, codes: torch.Tensor, seed: int = 0) -> GMMSampler:
+    def fit(self, codes: torch.Tensor, seed: int = 0, progress: bool = False) -> GMMSampler:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.mixture import GaussianMixture
 
-        z = _check_codes(codes).numpy()  # (N, d), float64
+        z = check_codes(codes).numpy()  # (N, d), float64
         d = z.shape[1]
         # EM costs O(N·K·d²) per iteration: 2-D codes get 50 components on 20k codes (25 sometimes merged grid25's
         # clusters), image codes (d = 64) 10 components on 10k codes, which keeps a fit under a minute on a CPU.
@@ -178,7 +147,7 @@ class GMMSampler:
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         if self.weights is None or self.means is None or self.scale_tril is None:
             raise RuntimeError("GMMSampler.sample called before fit")
-        _check_n(n)
+        check_n(n)
         if n == 0:
             return torch.empty(0, self.means.shape[1])
         comp = torch.multinomial(self.weights, n, replacement=True, generator=generator)  # (n,), k ~ π
@@ -188,6 +157,16 @@ class GMMSampler:
             idx = comp == k
             z[idx] = self.means[k] + eps[idx] @ self.scale_tril[k].T  # z = μ_k + L_k ε
         return z
+
+    def log_likelihood(self, codes: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Exact log Σ_k π_k N(z; μ_k, Σ_k) (N,) float64."""
+        if self.weights is None or self.means is None or self.scale_tril is None:
+            raise RuntimeError("GMMSampler.log_likelihood called before fit")
+        z = check_codes(codes, min_n=1, dim=self.means.shape[1])
+        log_pi = self.weights.double().clamp_min(1e-300).log()  # (K,)
+        per_component = torch.stack([log_pi[k] + gaussian_log_density(z, self.means[k], self.scale_tril[k])
+                                     for k in range(len(self.weights))], dim=1)  # (N, K)
+        return torch.logsumexp(per_component, dim=1)
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         assert self.weights is not None and self.means is not None and self.scale_tril is not None, "fit first"
@@ -201,9 +180,9 @@ class GMMSampler:
         k, d = int(meta["n_components"]), int(meta["dim"])
         sampler = cls(n_components=k, max_fit=int(meta["max_fit"]), max_iter=int(meta["max_iter"]),
                       reg_covar=float(meta["reg_covar"]))
-        sampler.weights = _need(tensors, "weights", (k,))
-        sampler.means = _need(tensors, "means", (k, d))
-        sampler.scale_tril = _need(tensors, "scale_tril", (k, d, d))
+        sampler.weights = need(tensors, "weights", (k,))
+        sampler.means = need(tensors, "means", (k, d))
+        sampler.scale_tril = need(tensors, "scale_tril", (k, d, d))
         sampler.converged = meta.get("converged")
         if not (torch.isfinite(sampler.weights).all() and (sampler.weights >= 0).all() and sampler.weights.sum() > 0):
             raise ValueError("mixture weights are not a probability vector")
@@ -217,6 +196,7 @@ class CodeGANSampler:
     Only G and the standardization are kept."""
 
     name: ClassVar[str] = "codegan"
+    likelihood: ClassVar[str | None] = None  # a GAN has no density: never a candidate for the default
 
     def __init__(self, steps: int = 3000, batch_size: int = 256, width: int = 128, depth: int = 3,
                  lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999), noise_dim: int | None = None) -> None:
@@ -227,8 +207,8 @@ class CodeGANSampler:
         self.mu: torch.Tensor | None = None  # (d,) code mean
         self.std: torch.Tensor | None = None  # (d,) code std; G makes standardized codes
 
-    def fit(self, codes: torch.Tensor, seed: int = 0) -> CodeGANSampler:
-        z = _check_codes(codes)  # (N, d), float64
+    def fit(self, codes: torch.Tensor, seed: int = 0, progress: bool = False) -> CodeGANSampler:
+        z = check_codes(codes)  # (N, d), float64
         d = z.shape[1]
         self.noise_dim = self.noise_dim or d
         self.mu, self.std = z.mean(0).float(), z.std(0).clamp_min(1e-8).float()
@@ -262,7 +242,7 @@ class CodeGANSampler:
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         if self.G is None or self.mu is None or self.std is None:
             raise RuntimeError("CodeGANSampler.sample called before fit")
-        _check_n(n)
+        check_n(n)
         eps = torch.randn(n, self.noise_dim, generator=generator)  # (n, noise_dim)
         return self.G(eps) * self.std + self.mu  # (n, d), back in code units
 
@@ -289,36 +269,3 @@ class CodeGANSampler:
         G.load_state_dict(weights)  # RuntimeError on missing, unexpected or mis-shaped tensors
         sampler.G = G.eval().requires_grad_(False)
         return sampler
-
-
-# --- registry and storage ----------------------------------------------------------------------------
-
-SAMPLERS: dict[str, type[CodeSampler]] = {"gaussian": GaussianSampler, "gmm": GMMSampler, "codegan": CodeGANSampler}
-FORMAT = "aegan-sampler"
-VERSION = 1
-
-
-def save_sampler(sampler: CodeSampler, folder: Path) -> Path:
-    """Store a fitted code model as `folder/<name>.safetensors` + `folder/<name>.json` (aegan.records)."""
-    tensors, meta = sampler.state()
-    write_record(folder, sampler.name, tensors, meta, format=FORMAT, version=VERSION)
-    return Path(folder) / f"{sampler.name}.safetensors"
-
-
-def load_sampler(folder: Path, name: str) -> CodeSampler | None:
-    """The code model `name` stored in `folder`, or None if none is stored there.
-
-    A record that is unreadable, foreign, for another sampler or whose tensors are missing, corrupt or do not fit
-    raises CheckpointError with one line saying so and how to refit."""
-    if name not in SAMPLERS:
-        raise ValueError(f"unknown code sampler {name!r}: use one of {', '.join(SAMPLERS)}")
-    fix = f"delete {Path(folder)} to refit the code models"
-    stored = read_record(folder, name, format=FORMAT, version=VERSION, what="code model",
-                         fix=fix)
-    if stored is None:
-        return None
-    try:
-        return SAMPLERS[name].from_state(*stored)
-    except (KeyError, ValueError, TypeError, RuntimeError) as e:
-        raise CheckpointError(f"stored code model {Path(folder) / name}.json does not fit the {name} sampler "
-                              f"({type(e).__name__}: {str(e).splitlines()[0][:200]}): {fix}") from None

@@ -1,0 +1,227 @@
+"""The default code model: every candidate fitted on codes of the training split and scored on codes of held-out
+data, the winner chosen by a stated rule and recorded in RUN/samplers/step_N/selection.json.
+
+The rule (README, "Sampling through a model of the codes"):
+
+1. Candidates are the code models with a log-likelihood, cheapest to sample first: gaussian, gmm, twostage (one
+   decoder pass), flow (d passes per transform), diffusion (`sample_steps` passes); $AEGAN_CODE_MODELS
+   (comma-separated) narrows them down. codegan has no density and never competes; it stays available by name.
+2. Each candidate c scores ℓ_c(z) = log p_c(z) / d, in nats per code dimension, on each of up to 5,000 held-out
+   codes z: exact for gaussian, gmm and flow; for twostage and diffusion an estimate of a lower bound (IWAE with
+   K = 64; the continuous-time diffusion bound). A bound competes with its value: a candidate scored by a bound wins
+   only where even its bound beats the others' numbers, so the winner's held-out likelihood is at least as high as
+   any other's, up to noise; a bound candidate can lose while its true likelihood is higher.
+3. The best is the candidate of highest mean ℓ̄. The default is the first candidate in the order of 1 whose paired
+   difference to the best, ℓ_best(z) − ℓ_c(z) over the same held-out codes, has a mean within two standard errors
+   of zero: the cheapest candidate that is not measurably worse than the best. A candidate whose score is not
+   finite on every held-out code is out.
+
+Sample quality is reported beside the likelihood, where it is cheap: the unbiased MMD² (Gretton et al., A Kernel
+Two-Sample Test, JMLR 2012) between 2,000 of the candidate's samples and as many held-out codes, both standardized
+by the held-out codes' mean and std, with a sum of Gaussian kernels of bandwidths 0.25, 0.5 and 1 times the median
+pairwise distance; `mmd_floor` is the same number for training codes against held-out codes, what a perfect model
+would get. The MMD is not part of the rule.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from aegan.checkpoint import atomic_write_text, read_json_record
+from aegan.errors import AeganError, CheckpointError, ConfigError
+from aegan.samplers.base import CodeDensity
+
+CANDIDATES = ("gaussian", "gmm", "twostage", "flow", "diffusion")  # cheapest to sample first
+ENV = "AEGAN_CODE_MODELS"  # comma-separated candidates to fit and compare instead of all of CANDIDATES
+# code_models of the 2-D demo and benchmark runs: on 2-D codes a 50-component mixture is all but exact, and fitting the
+# learned code models would add about 100 s to each run (measured on one core: twostage 20 s, flow 29 s, diffusion
+# 37 s, scoring 16 s)
+MIXTURES = "gaussian,gmm"
+MAX_HELD_OUT = 5_000  # held-out codes scored
+MIN_HELD_OUT = 10  # fewer cannot give a standard error: the default stays the model's first sampler
+STANDARD_ERRORS = 2.0  # "not measurably worse": the paired mean difference within this many standard errors
+MMD_SAMPLES = 2_000
+MMD_SCALES = (0.25, 0.5, 1.0)  # kernel bandwidths as fractions of the median pairwise distance
+FILE = "selection.json"
+FORMAT = "aegan-code-selection"
+VERSION = 1
+RULE = (f"highest mean held-out log-likelihood per code dimension (exact, or a lower bound for twostage and "
+        f"diffusion); the default is the first of {', '.join(CANDIDATES)} whose paired difference to the best is "
+        f"within {STANDARD_ERRORS:g} standard errors")
+
+
+@dataclass
+class Selection:
+    """Which code model is the default, and every candidate's scores (`candidates[name]`: loglik, se, likelihood,
+    gap, gap_se, within_noise, mmd, fit_s, score_s; `error` for a candidate whose fit failed)."""
+
+    chosen: str
+    candidates: dict[str, dict[str, Any]]
+    n_held_out: int
+    dim: int
+    mmd_floor: float | None = None
+    rule: str = RULE
+    extra: dict[str, Any] = field(default_factory=dict)  # where the codes came from (set by the caller)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": FORMAT, "version": VERSION, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Selection:
+        fields = {k: record[k] for k in ("chosen", "candidates", "n_held_out", "dim")}
+        if not isinstance(fields["chosen"], str) or not isinstance(fields["candidates"], dict):
+            raise ValueError("chosen must be a name and candidates an object")
+        return cls(**fields, mmd_floor=record.get("mmd_floor"), rule=record.get("rule", RULE),
+                   extra=record.get("extra", {}))
+
+
+def candidates(available: Iterable[str], wanted: str = "") -> list[str]:
+    """The candidates among the `available` samplers, in the order of CANDIDATES: those named in $AEGAN_CODE_MODELS
+    where it is set, else those named in `wanted` (a run's `code_models`, e.g. "gaussian,gmm" where fitting the
+    learned ones would take too long), else all of them. Comma-separated; an unknown name raises ConfigError."""
+    chosen = named(wanted, "code_models")
+    if os.environ.get(ENV, "").strip():
+        chosen = named(os.environ[ENV], ENV)
+    return [name for name in CANDIDATES if name in (chosen or CANDIDATES) and name in set(available)]
+
+
+def named(names: str, source: str) -> tuple[str, ...]:
+    """The code-model names of a comma-separated list (() for an empty one), checked against CANDIDATES."""
+    chosen = tuple(name.strip() for name in names.split(",") if name.strip())
+    unknown = [name for name in chosen if name not in CANDIDATES]
+    if unknown:
+        raise ConfigError(f"{source} names {', '.join(map(repr, unknown))}: the candidates for the default code "
+                          f"model are {', '.join(CANDIDATES)} (comma-separated)")
+    return chosen
+
+
+def held_out_scores(sampler: CodeDensity, codes: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """ℓ(z) = log p(z) / d (N,) float64 of each held-out code (N, d), nats per dimension; a bound's estimate is
+    drawn with a generator seeded with `seed`."""
+    ll = sampler.log_likelihood(codes, torch.Generator().manual_seed(seed))
+    assert ll.shape == (len(codes),), f"{sampler.name}.log_likelihood returned shape {tuple(ll.shape)}"
+    return ll.double() / codes.shape[1]
+
+
+def choose(scores: Mapping[str, torch.Tensor], order: tuple[str, ...] = CANDIDATES) -> tuple[str, dict[str, dict]]:
+    """(the default, {name: {loglik, se, gap, gap_se, within_noise}}) for per-code scores (N,) of each candidate
+    over the same held-out codes, by rules 2 and 3 of the module docstring. Names not in `order` go last."""
+    names = sorted(scores, key=lambda n: order.index(n) if n in order else len(order))
+    n = {len(s) for s in scores.values()}
+    if len(n) != 1:
+        raise ValueError(f"every candidate must be scored on the same held-out codes, got sizes {sorted(n)}")
+    finite = {name: bool(torch.isfinite(scores[name]).all()) for name in names}
+    if not any(finite.values()):
+        raise AeganError("no code model has a finite held-out log-likelihood: the codes may be degenerate; "
+                         "sample with --sampler prior or another named sampler")
+    means = {name: float(scores[name].mean()) for name in names if finite[name]}
+    best = max(means, key=lambda name: means[name])
+    out: dict[str, dict] = {}
+    chosen = None
+    for name in names:
+        s = scores[name]
+        row: dict[str, Any] = {"loglik": None, "se": None, "gap": None, "gap_se": None, "within_noise": False}
+        if finite[name]:
+            diff = scores[best] - s  # paired over the held-out codes
+            gap, gap_se = float(diff.mean()), float(diff.std() / math.sqrt(len(diff))) if len(diff) > 1 else 0.0
+            row = {"loglik": means[name], "se": float(s.std() / math.sqrt(len(s))) if len(s) > 1 else 0.0,
+                   "gap": gap, "gap_se": gap_se, "within_noise": gap <= STANDARD_ERRORS * gap_se}
+            if chosen is None and row["within_noise"]:
+                chosen = name
+        out[name] = row
+    assert chosen is not None  # the best is within noise of itself
+    return chosen, out
+
+
+def mmd2(x: torch.Tensor, y: torch.Tensor, scales: tuple[float, ...] = MMD_SCALES) -> float:
+    """Unbiased MMD² between x (n, d) and y (m, d) with a sum of Gaussian kernels exp(−‖a − b‖² / (2 (s·h)²)), h the
+    median pairwise distance of the pooled sets (the unbiased estimate of Gretton et al. 2012)."""
+    x, y = x.double(), y.double()
+    n, m = len(x), len(y)
+    if n < 2 or m < 2:
+        raise ValueError(f"MMD needs at least 2 points per set, got {n} and {m}")
+    pooled = torch.cat([x, y])
+    d2 = torch.cdist(pooled, pooled).square()
+    i, j = torch.triu_indices(n + m, n + m, 1)
+    h2 = float(d2[i, j].median()) or 1.0
+    k = sum(torch.exp(-d2 / (2 * s * s * h2)) for s in scales)
+    k.fill_diagonal_(0)
+    return float(k[:n, :n].sum() / (n * (n - 1)) + k[n:, n:].sum() / (m * (m - 1)) - 2 * k[:n, n:].mean())
+
+
+def select(samplers: Mapping[str, CodeDensity], held_out: torch.Tensor, train: torch.Tensor | None = None,
+           seed: int = 0, fit_seconds: Mapping[str, float] | None = None,
+           failed: Mapping[str, str] | None = None) -> Selection:
+    """Score fitted candidates on held-out codes (N, d) and choose the default (rules of the module docstring).
+
+    train: training codes, for the MMD floor (None = no floor). fit_seconds: each candidate's fit time, reported.
+    failed: candidates whose fit failed, with the reason: recorded, out of the choice."""
+    if len(held_out) < MIN_HELD_OUT:
+        raise ValueError(f"choosing a code model needs at least {MIN_HELD_OUT} held-out codes, got {len(held_out)}")
+    held_out = held_out[:MAX_HELD_OUT]
+    scores, seconds = {}, {}
+    for name, sampler in samplers.items():
+        if sampler.likelihood is None:
+            continue
+        start = time.perf_counter()
+        scores[name] = held_out_scores(sampler, held_out, seed)
+        seconds[name] = time.perf_counter() - start
+    chosen, rows = choose(scores)
+    g = torch.Generator().manual_seed(seed)
+    m = min(MMD_SAMPLES, len(held_out))
+    ref = held_out[torch.randperm(len(held_out), generator=g)[:m]].double()
+    mu, sd = ref.mean(0), ref.std(0).clamp_min(1e-12)
+
+    def unit(z: torch.Tensor) -> torch.Tensor:
+        return (z.double() - mu) / sd
+
+    for name, row in rows.items():
+        samples = samplers[name].sample(m, torch.Generator().manual_seed(seed))
+        row["mmd"] = mmd2(unit(samples), unit(ref)) if m >= 2 and torch.isfinite(samples).all() else None
+        row["likelihood"] = samplers[name].likelihood
+        row["fit_s"] = None if fit_seconds is None or name not in fit_seconds else round(fit_seconds[name], 2)
+        row["score_s"] = round(seconds[name], 2)
+    for name, why in (failed or {}).items():
+        rows[name] = {"loglik": None, "se": None, "gap": None, "gap_se": None, "within_noise": False, "mmd": None,
+                      "likelihood": None, "fit_s": None, "score_s": None, "error": why}
+    floor = mmd2(unit(train[:m]), unit(ref)) if train is not None and min(len(train), m) >= 2 else None
+    return Selection(chosen=chosen, candidates=rows, n_held_out=len(held_out), dim=held_out.shape[1],
+                     mmd_floor=floor)
+
+
+def write_selection(folder: Path, selection: Selection) -> Path:
+    """Store `selection` as folder/selection.json, atomically."""
+    path = Path(folder) / FILE
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(selection.to_json(), indent=1) + "\n")
+    except OSError as e:
+        raise AeganError(f"cannot write {path} ({e.strerror or e}): free space or fix the folder's permissions") \
+            from None
+    return path
+
+
+def read_selection(folder: Path) -> Selection | None:
+    """The selection stored in `folder`, None if there is none; CheckpointError if it is corrupt or foreign."""
+    path = Path(folder) / FILE
+    if not path.is_file():
+        return None
+    fix = f"delete {path} to choose the default code model again"
+
+    def fail(why: str) -> CheckpointError:
+        return CheckpointError(f"{path} {why}: {fix}")
+
+    record = read_json_record(path, format=FORMAT, version=VERSION, what="code-model selection", fail=fail)
+    try:
+        return Selection.from_json(record)
+    except (KeyError, TypeError, ValueError) as e:
+        raise fail(f"is incomplete ({type(e).__name__}: {e})") from None
