@@ -90,11 +90,16 @@ class Run:
             print(f"aegan: {message}", file=sys.stderr, flush=True)
 
     def data(self):
-        """The run's data set, loaded once (needed to fit code samplers and to score reconstructions)."""
+        """The run's data set, loaded once (needed to fit code samplers and to score reconstructions). A run trained
+        on a Python object uses the reference sample it stored (RUN/data/, `write_reference`)."""
         if self._data is None:
             from aegan import data as data_lib
+            from aegan.data.objects import is_object_name
 
-            self._data = data_lib.load(self.config.data)
+            if is_object_name(self.config.data):
+                self._data = read_reference(self.path, self.config.data, self.info)
+            else:
+                self._data = data_lib.load(self.config.data)
         return self._data
 
     @torch.no_grad()
@@ -236,6 +241,55 @@ class Run:
             with_encoder = ", ".join(name for name, cls in MODELS.items() if "gmm" in cls.samplers)
             raise AeganError(f"model {self.config.model} has no encoder: use one of {with_encoder}")
         return self.encode_model(self.transform.to_model(x))
+
+
+MAX_REFERENCE = 10_000  # training examples a run trained on a Python object keeps, beside its held-out split
+REFERENCE = "reference"
+
+
+def write_reference(out: Path, ds: Any, seed: int) -> None:
+    """Keep what sampling-free work needs of data handed over as a Python object, which the run cannot reload: the
+    held-out split and up to 10,000 training examples (a random subset fixed by `seed`), with their labels, in
+    RUN/data/reference.safetensors + .json. uint8 images are stored as uint8 (what they were), everything else on
+    the model's scale as float32; reading gives back the model-scale tensors bit for bit."""
+    from aegan.records import write_record
+
+    idx = torch.randperm(len(ds.train), generator=torch.Generator().manual_seed(seed))[:MAX_REFERENCE].sort().values
+    as_uint8 = ds.transform.kind == "image" and ds.transform.dtype == "uint8"
+
+    def stored(x: torch.Tensor) -> torch.Tensor:
+        return ((x + 1.0) / 2.0 * 255.0).round().to(torch.uint8) if as_uint8 else x.contiguous()
+
+    tensors = {"train": stored(ds.train[idx]), "test": stored(ds.test)}
+    if ds.labels_train is not None:
+        tensors |= {"labels_train": ds.labels_train[idx].contiguous(), "labels_test": ds.labels_test.contiguous()}
+    meta = {"name": ds.name, "n_train": len(ds.train), "uint8": as_uint8, "digest": ds.digest}
+    write_record(out / "data", REFERENCE, tensors, meta, format="aegan-reference", version=1)
+
+
+def read_reference(path: Path, name: str, info: dict[str, Any]):
+    """The Dataset `write_reference` kept in `path` (its train split: the stored subset)."""
+    from aegan.data.base import Dataset
+    from aegan.records import read_record
+
+    fix = "train the run again from Python with the data object"
+    stored = read_record(path / "data", REFERENCE, format="aegan-reference", version=1, what="data reference",
+                         fix=fix)
+    if stored is None:
+        raise DataError(f"{path} was trained on {name[len('python:'):]}, a Python object, and keeps no reference "
+                        f"sample of it (RUN/data/reference.json): {fix}")
+    tensors, meta = stored
+    shape = tuple(info["shape"])
+    if tuple(tensors["train"].shape[1:]) != shape or tuple(tensors["test"].shape[1:]) != shape:
+        raise CheckpointError(f"{path}/data/reference.safetensors does not hold examples of shape {shape}: {fix}")
+
+    def model_scale(x: torch.Tensor) -> torch.Tensor:
+        return x.to(torch.float32).div_(255.0).mul_(2.0).sub_(1.0) if meta.get("uint8") else x
+
+    return Dataset(name=name, kind=info["kind"], train=model_scale(tensors["train"]),
+                   test=model_scale(tensors["test"]), transform=Transform.from_json(info["transform"]),
+                   labels_train=tensors.get("labels_train"), labels_test=tensors.get("labels_test"),
+                   modes=None, digest=meta.get("digest"))
 
 
 def load(path: str | Path) -> Run:

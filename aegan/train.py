@@ -24,7 +24,8 @@ from lightning_fabric import Fabric
 from aegan import checkpoint, monitor
 from aegan import data as data_lib
 from aegan.config import Config, read_yaml, set_value
-from aegan.errors import AeganError, CheckpointError
+from aegan.data.objects import PREFIX, is_object_name
+from aegan.errors import AeganError, CheckpointError, DataError
 from aegan.loop import budget
 from aegan.loop.configure import make_config
 from aegan.loop.distributed import Engine, average_gradients, make_optimizers, on_rank_zero, start_fabric
@@ -36,7 +37,7 @@ from aegan.loop.tricks import LoopTricks
 from aegan.metrics.feature_net import feature_network
 from aegan.models import Model, Phase, build_model
 from aegan.plots import picture
-from aegan.run import Run
+from aegan.run import Run, write_reference
 
 PICTURE_SEED = 1_234_567  # fixed z for sample pictures: the same points over time, no draw from the training RNG
 
@@ -68,6 +69,8 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
     if rank0:
         checkpoint.atomic_write_text(out / "config.yaml", cfg.to_yaml())
         checkpoint.atomic_write_text(out / "data.json", json.dumps(ds.info()))
+        if ds.digest is not None and not resume:  # a Python object: keep what evaluation needs of it
+            write_reference(out, ds, cfg.seed)
     bar = tqdm(total=cfg.steps, initial=progress.step, disable=None if (cfg.progress and rank0) else True,
                desc=f"{cfg.model} on {cfg.data}", unit="step", dynamic_ncols=True)
     loop = Loop(cfg, ds, out, fabric, model, nets, phases, optimizers, loop_tricks, progress,
@@ -188,15 +191,20 @@ def _set_trainable(params: dict[str, list[torch.Tensor]], trainable: Any) -> Non
             p.requires_grad_(flag)
 
 
-def train(model: str, data: str, *, steps: int | None = None, out: str | Path | None = None,
+def train(model: str, data: Any, *, steps: int | None = None, out: str | Path | None = None,
           seed: int | None = None, batch_size: int | None = None, config: str | Path | None = None,
           overrides: Sequence[str] | dict[str, Any] = (), overwrite: bool = False,
           minutes: float | None = None) -> Run:
     """Train `model` on `data` and return the finished run. See DESIGN §4b.
 
+    `data`: a data set's name, a path, or a Python object (a NumPy array, a torch tensor, an (examples, labels) pair,
+    a torch.utils.data.Dataset; aegan.data.objects), checked and transformed as a file would be. A run trained on an
+    object keeps its held-out split and 10,000 training examples (RUN/data/), so it samples and evaluates without
+    the object; resuming it needs the object again: `aegan.resume(RUN, data=X)`.
     `minutes`: a wall-time budget; steps are then what fits in it (at most `steps` if given too).
 
     >>> run = aegan.train("gan", data="grid25", steps=2000, out="runs/g", seed=0)
+    >>> run = aegan.train("alphagan", data=np.load("my_images.npy"), minutes=10)
     """
     cfg, ds = make_config(model, data, steps=steps, batch_size=batch_size, seed=seed, config_file=config,
                           overrides=overrides, minutes=minutes)
@@ -206,8 +214,10 @@ def train(model: str, data: str, *, steps: int | None = None, out: str | Path | 
     return fit(cfg, ds, on_rank_zero(fabric, lambda: prepare_out(out, cfg, overwrite)), fabric=fabric)
 
 
-def resume(run_dir: str | Path, steps: int | None = None, minutes: float | None = None) -> Run:
-    """Continue `run_dir` from its newest good checkpoint (optionally to a new total of `steps` or `minutes`)."""
+def resume(run_dir: str | Path, steps: int | None = None, minutes: float | None = None, data: Any = None) -> Run:
+    """Continue `run_dir` from its newest good checkpoint (optionally to a new total of `steps` or `minutes`).
+
+    `data`: for a run trained on a Python object, the same object again (checked by its SHA-256)."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise CheckpointError(f"{run_dir} is not an aegan run folder (no config.yaml): nothing to resume")
@@ -219,8 +229,13 @@ def resume(run_dir: str | Path, steps: int | None = None, minutes: float | None 
         cfg.step_seconds = cfg.step_seconds or round(budget.measured_step_seconds(run_dir), 6)
         cfg.steps = budget.budget_steps(cfg.minutes, cfg.step_seconds, steps)
     cfg.validate()
-    ds = data_lib.load(cfg.data)
     stored = json.loads((run_dir / "data.json").read_text()) if (run_dir / "data.json").is_file() else None
+    if data is not None and not is_object_name(cfg.data):
+        raise DataError(f"{run_dir} was trained on {cfg.data}, which it reloads itself: resume it without data=")
+    ds = data_lib.load(cfg.data if data is None else data)
+    if ds.digest is not None and ds.digest != (stored or {}).get("digest"):
+        raise DataError(f"this is not the data {run_dir} was trained on ({cfg.data[len(PREFIX):]}; its SHA-256 "
+                        f"differs): resume with the same object")
     if stored is not None and list(stored.get("shape", [])) != list(ds.shape):
         raise CheckpointError(f"data {cfg.data} now has shape {list(ds.shape)}, but {run_dir} was trained on "
                               f"{stored.get('shape')}: restore the original data to resume")

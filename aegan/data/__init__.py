@@ -7,12 +7,13 @@ Every failure is a `DataError` with one line saying what is wrong and what to do
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aegan.data.base import Dataset, Transform
 from aegan.data.images import digits, fashion_mnist, from_array, from_array_file, from_folder
+from aegan.data.objects import PREFIX, from_object, is_data_object, is_object_name
 from aegan.data.stacked import StackedDataset, stacked_digits, stacked_fashion_mnist
 from aegan.data.toy import grid25, ring8
 from aegan.errors import DataError
@@ -30,13 +31,19 @@ ARRAY_SUFFIXES = (".npy", ".npz")
 
 __all__ = ["Dataset", "StackedDataset", "Transform", "NAMES", "LOADERS", "load", "ring8", "grid25", "digits",
            "fashion_mnist",
-           "from_array", "from_array_file", "from_folder", "stacked_digits", "stacked_fashion_mnist"]
+           "from_array", "from_array_file", "from_folder", "from_object", "stacked_digits", "stacked_fashion_mnist"]
 
 
-def load(spec: str | os.PathLike[str]) -> Dataset:
-    """A built-in name (see NAMES), a folder of PNG/JPEG images, or a .npy / .npz file -> Dataset."""
+def load(spec: Any) -> Dataset:
+    """A built-in name (see NAMES), a folder of PNG/JPEG images, a .npy / .npz file, or a Python object (a NumPy
+    array, a torch tensor, an (examples, labels) pair, a torch.utils.data.Dataset: aegan.data.objects) -> Dataset."""
+    if is_data_object(spec):
+        return from_object(spec)
     if isinstance(spec, str) and spec in LOADERS:
         return LOADERS[spec]()
+    if is_object_name(spec):
+        raise DataError(f"the data {spec[len(PREFIX):]} was handed over as a Python object and cannot be reloaded by "
+                        f"name: pass the object again (aegan.train(..., data=X), aegan.resume(RUN, data=X))")
     path = Path(spec).expanduser()
     if path.is_dir():
         return from_folder(path)

@@ -84,6 +84,7 @@ class Dataset:
     labels_train: torch.Tensor | None = None  # int64 (N,), where the data set has labels
     labels_test: torch.Tensor | None = None
     modes: tuple[torch.Tensor, float] | None = None
+    digest: str | None = None  # data handed over as a Python object: SHA-256 of it (aegan.data.objects)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -95,6 +96,8 @@ class Dataset:
         d: dict[str, Any] = {"name": self.name, "kind": self.kind, "shape": list(self.shape),
                              "transform": self.transform.to_json(), "n_train": len(self.train),
                              "n_test": len(self.test)}
+        if self.digest is not None:
+            d["source"], d["digest"] = "python", self.digest
         if self.modes is not None:
             centres, std = self.modes
             d["modes"] = {"centres": centres.tolist(), "std": float(std)}

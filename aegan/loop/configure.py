@@ -14,14 +14,14 @@ from aegan.config import Config, apply_dict, parse_override, read_yaml, set_valu
 from aegan.errors import ConfigError
 
 
-def make_config(model: str, data: str, *, steps: int | None = None, batch_size: int | None = None,
+def make_config(model: str, data: Any, *, steps: int | None = None, batch_size: int | None = None,
                 seed: int | None = None, config_file: str | Path | None = None,
                 overrides: Sequence[str] | dict[str, Any] = (),
                 minutes: float | None = None) -> tuple[Config, data_lib.Dataset]:
     """Defaults <- the model's defaults for the data kind <- config file <- flags and key=value overrides."""
     model_cls = models.get(model)
     ds = data_lib.load(data)
-    cfg = Config(model=model, data=data)
+    cfg = Config(model=model, data=ds.name if ds.digest is not None else str(data))  # a Python object: its name
     apply_dict(cfg, model_cls.defaults(ds.kind, ds.shape[0] if ds.kind == "image" else 1))
     if config_file is not None:
         file_values = read_yaml(config_file)

@@ -20,6 +20,8 @@ def prepare_out(out: str | Path | None, cfg: Config, overwrite: bool) -> Path:
     an aegan run."""
     if out is None:
         stem = Path(cfg.data).stem if ("/" in cfg.data or "." in cfg.data) else cfg.data
+        if cfg.data.startswith("python:"):  # a Python object (aegan.data.objects)
+            stem = "array"
         base = Path("runs") / f"{cfg.model}-{stem}"
         out, i = base, 1
         while Path(out).exists():
