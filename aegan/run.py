@@ -41,10 +41,12 @@ class Run:
         return f"Run({str(self.path)!r}, model={self.config.model!r}, data={self.config.data!r}, step={self.step})"
 
     @classmethod
-    def load(cls, path: str | Path) -> Run:
+    def load(cls, path: str | Path, nets: dict[str, torch.nn.Module] | None = None) -> Run:
+        """The run in `path`; `nets`: the user's own networks it was trained with (RUN/nets.json), given again."""
         path = Path(path)
         if not (path / "config.yaml").is_file():
             raise CheckpointError(f"{path} is not an aegan run folder (no config.yaml)")
+        check_nets_record(path, nets)
         try:
             cfg = Config.from_dict(read_yaml(path / "config.yaml"))
         except ConfigError as e:
@@ -55,7 +57,10 @@ class Run:
             shape = tuple(int(d) for d in info["shape"])
         except (OSError, ValueError, KeyError, TypeError):
             raise CheckpointError(f"{path}/data.json is missing or corrupt: the run cannot be loaded") from None
-        model = build_model(cfg, shape)
+        try:
+            model = build_model(cfg, shape, nets)
+        except ConfigError as e:
+            raise CheckpointError(f"{path}: {e}") from None
         state = checkpoint.latest(path / "checkpoints")
         if state is None:
             raise CheckpointError(f"{path} has no checkpoint yet: train it (or --resume it) first")
@@ -243,6 +248,32 @@ class Run:
         return self.encode_model(self.transform.to_model(x))
 
 
+NETS_RECORD = "nets.json"
+
+
+def write_nets_record(out: Path, nets: dict[str, torch.nn.Module]) -> None:
+    """RUN/nets.json: which networks are the user's own ({name: "module.Class"}), so that loading asks for them."""
+    record = {name: f"{type(net).__module__}.{type(net).__qualname__}" for name, net in sorted(nets.items())}
+    checkpoint.atomic_write_text(out / NETS_RECORD, json.dumps(record) + "\n")
+
+
+def check_nets_record(path: Path, nets: dict[str, torch.nn.Module] | None) -> None:
+    """CheckpointError unless `nets` names exactly the networks RUN/nets.json lists (none if there is none)."""
+    record_path = Path(path) / NETS_RECORD
+    try:
+        record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    except (OSError, ValueError):
+        raise CheckpointError(f"{record_path} is corrupt: it should name the run's own networks") from None
+    given = sorted(nets or {})
+    if sorted(record) != given:
+        if not record:
+            raise CheckpointError(f"{path} was trained with aegan's own networks: load it without nets=")
+        wanted = ", ".join(f"{k} ({v})" for k, v in sorted(record.items()))
+        raise CheckpointError(f"{path} was trained with your own {wanted}: give "
+                              f"nets={{{', '.join(repr(k) + ': ...' for k in sorted(record))}}} (the same modules; "
+                              f"the weights come from the checkpoint)" + (f", not {given}" if given else ""))
+
+
 MAX_REFERENCE = 10_000  # training examples a run trained on a Python object keeps, beside its held-out split
 REFERENCE = "reference"
 
@@ -292,6 +323,6 @@ def read_reference(path: Path, name: str, info: dict[str, Any]):
                    modes=None, digest=meta.get("digest"))
 
 
-def load(path: str | Path) -> Run:
-    """Load a run folder (DESIGN §4b)."""
-    return Run.load(path)
+def load(path: str | Path, nets: dict[str, torch.nn.Module] | None = None) -> Run:
+    """Load a run folder (DESIGN §4b); `nets`: the user's own networks it was trained with."""
+    return Run.load(path, nets)

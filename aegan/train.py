@@ -37,13 +37,15 @@ from aegan.loop.tricks import LoopTricks
 from aegan.metrics.feature_net import feature_network
 from aegan.models import Model, Phase, build_model
 from aegan.plots import picture
-from aegan.run import Run, write_reference
+from aegan.run import Run, check_nets_record, write_nets_record, write_reference
 
 PICTURE_SEED = 1_234_567  # fixed z for sample pictures: the same points over time, no draw from the training RNG
 
 
-def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabric: Fabric | None = None) -> Run:
-    """Train `cfg` on `ds` in run folder `out`, from its newest checkpoint if `resume`.
+def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabric: Fabric | None = None,
+        own_nets: dict[str, torch.nn.Module] | None = None) -> Run:
+    """Train `cfg` on `ds` in run folder `out`, from its newest checkpoint if `resume`; `own_nets`: the user's own
+    networks (copied; RUN/nets.json names them, and loading the run asks for them again).
 
     Stops with TrainingDiverged when a loss or weight becomes NaN or Inf, or, with optim.rollback = N, goes back to
     the last good checkpoint with the learning rate times optim.rollback_factor, up to N times.
@@ -54,7 +56,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
     if cfg.fabric.threads:
         torch.set_num_threads(cfg.fabric.threads)
     torch.manual_seed(cfg.seed)  # every process builds the same initial weights
-    model = build_model(cfg, ds.shape).to(fabric.device)
+    model = build_model(cfg, ds.shape, own_nets).to(fabric.device)
     if model.needs_feature_net:  # perceptual reconstruction in a separate, cached network (never the evaluator)
         model.phi = feature_network(ds).to(fabric.device)
     nets, phases = dict(model.nets.items()), model.phases()
@@ -71,6 +73,8 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
         checkpoint.atomic_write_text(out / "data.json", json.dumps(ds.info()))
         if ds.digest is not None and not resume:  # a Python object: keep what evaluation needs of it
             write_reference(out, ds, cfg.seed)
+        if own_nets and not resume:
+            write_nets_record(out, own_nets)
     bar = tqdm(total=cfg.steps, initial=progress.step, disable=None if (cfg.progress and rank0) else True,
                desc=f"{cfg.model} on {cfg.data}", unit="step", dynamic_ncols=True)
     loop = Loop(cfg, ds, out, fabric, model, nets, phases, optimizers, loop_tricks, progress,
@@ -127,7 +131,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
         del model.prior  # the model's own prior again
         for net in nets.values():
             net.requires_grad_(True)
-    run = Run.load(out)
+    run = Run.load(out, nets=own_nets)
     if rank0 and run.default_sampler != "prior":
         run._data = ds
         run.code_sampler(run.default_sampler)  # fit the default code model now, so the run folder is complete
@@ -194,7 +198,7 @@ def _set_trainable(params: dict[str, list[torch.Tensor]], trainable: Any) -> Non
 def train(model: str, data: Any, *, steps: int | None = None, out: str | Path | None = None,
           seed: int | None = None, batch_size: int | None = None, config: str | Path | None = None,
           overrides: Sequence[str] | dict[str, Any] = (), overwrite: bool = False,
-          minutes: float | None = None) -> Run:
+          minutes: float | None = None, nets: dict[str, torch.nn.Module] | None = None) -> Run:
     """Train `model` on `data` and return the finished run. See DESIGN §4b.
 
     `data`: a data set's name, a path, or a Python object (a NumPy array, a torch tensor, an (examples, labels) pair,
@@ -202,22 +206,28 @@ def train(model: str, data: Any, *, steps: int | None = None, out: str | Path | 
     object keeps its held-out split and 10,000 training examples (RUN/data/), so it samples and evaluates without
     the object; resuming it needs the object again: `aegan.resume(RUN, data=X)`.
     `minutes`: a wall-time budget; steps are then what fits in it (at most `steps` if given too).
+    `nets`: your own networks by name (E, G, D, C: those the model has), e.g. {"G": my_generator}; each is checked
+    for the shapes the model needs (one ConfigError naming it otherwise) and a copy trains in place of the model's
+    (`run.model.nets["G"]` is the trained one). Checkpoints hold only tensors: loading or resuming the run takes the
+    same modules again (`aegan.load(RUN, nets=...)`).
 
     >>> run = aegan.train("gan", data="grid25", steps=2000, out="runs/g", seed=0)
     >>> run = aegan.train("alphagan", data=np.load("my_images.npy"), minutes=10)
     """
     cfg, ds = make_config(model, data, steps=steps, batch_size=batch_size, seed=seed, config_file=config,
-                          overrides=overrides, minutes=minutes)
+                          overrides=overrides, minutes=minutes, nets=nets)
     fabric = start_fabric(cfg)
     if cfg.minutes:
-        budget.plan(cfg, ds, fabric, train_step, cap=steps)
-    return fit(cfg, ds, on_rank_zero(fabric, lambda: prepare_out(out, cfg, overwrite)), fabric=fabric)
+        budget.plan(cfg, ds, fabric, train_step, cap=steps, nets=nets)
+    return fit(cfg, ds, on_rank_zero(fabric, lambda: prepare_out(out, cfg, overwrite)), fabric=fabric, own_nets=nets)
 
 
-def resume(run_dir: str | Path, steps: int | None = None, minutes: float | None = None, data: Any = None) -> Run:
+def resume(run_dir: str | Path, steps: int | None = None, minutes: float | None = None, data: Any = None,
+           nets: dict[str, torch.nn.Module] | None = None) -> Run:
     """Continue `run_dir` from its newest good checkpoint (optionally to a new total of `steps` or `minutes`).
 
-    `data`: for a run trained on a Python object, the same object again (checked by its SHA-256)."""
+    `data`: for a run trained on a Python object, the same object again (checked by its SHA-256). `nets`: for a run
+    trained with your own networks, the same modules again (their weights come from the checkpoint)."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise CheckpointError(f"{run_dir} is not an aegan run folder (no config.yaml): nothing to resume")
@@ -239,5 +249,6 @@ def resume(run_dir: str | Path, steps: int | None = None, minutes: float | None 
     if stored is not None and list(stored.get("shape", [])) != list(ds.shape):
         raise CheckpointError(f"data {cfg.data} now has shape {list(ds.shape)}, but {run_dir} was trained on "
                               f"{stored.get('shape')}: restore the original data to resume")
-    return fit(cfg, ds, run_dir, resume=True)
+    check_nets_record(run_dir, nets)
+    return fit(cfg, ds, run_dir, resume=True, own_nets=nets)
 

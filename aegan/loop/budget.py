@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from lightning_fabric import Fabric
@@ -62,12 +63,12 @@ def _timed(fn: Callable[[], object]) -> float:
 
 
 def plan(cfg: Config, ds: data_lib.Dataset, fabric: Fabric, train_step: Callable[..., object],
-         cap: int | None = None) -> None:
+         cap: int | None = None, nets: Any = None) -> None:
     """Turn `cfg.minutes` into `cfg.steps` (at most `cap`), measured on a throwaway model: rank 0's times serve every
     process. `train_step` is the loop's (aegan.train.train_step)."""
     if cfg.fabric.threads:
         torch.set_num_threads(cfg.fabric.threads)
-    model = build_model(cfg, ds.shape).to(fabric.device)
+    model = build_model(cfg, ds.shape, nets).to(fabric.device)  # copies of the user's nets: theirs stay untouched
     if model.needs_feature_net:
         model.phi = feature_network(ds).to(fabric.device)
     nets, phases = dict(model.nets.items()), model.phases()

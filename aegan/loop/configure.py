@@ -17,8 +17,9 @@ from aegan.errors import ConfigError
 def make_config(model: str, data: Any, *, steps: int | None = None, batch_size: int | None = None,
                 seed: int | None = None, config_file: str | Path | None = None,
                 overrides: Sequence[str] | dict[str, Any] = (),
-                minutes: float | None = None) -> tuple[Config, data_lib.Dataset]:
-    """Defaults <- the model's defaults for the data kind <- config file <- flags and key=value overrides."""
+                minutes: float | None = None, nets: Any = None) -> tuple[Config, data_lib.Dataset]:
+    """Defaults <- the model's defaults for the data kind <- config file <- flags and key=value overrides.
+    `nets`: the user's own networks, checked here against the model's (aegan.models.replace_nets)."""
     model_cls = models.get(model)
     ds = data_lib.load(data)
     cfg = Config(model=model, data=ds.name if ds.digest is not None else str(data))  # a Python object: its name
@@ -45,7 +46,7 @@ def make_config(model: str, data: Any, *, steps: int | None = None, batch_size: 
 
         candidates(models.get(model).samplers, cfg.code_models)  # unknown names fail here, before a folder is made
     # the model checks its own settings (model_args, tricks) and the data they need, before anything is written
-    models.build_model(cfg, ds.shape).check_data(ds)
+    models.build_model(cfg, ds.shape, nets).check_data(ds)
     return cfg, ds
 
 
