@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--check", action="store_true",
                    help="image data: also fd_check, the FD in a second classifier's features (another architecture)")
+    e.add_argument("--features", metavar="FILE.py:NAME", default=None,
+                   help="image data: fd, kid and PRDC in your own feature network (e.g. local Inception weights)")
     e.add_argument("--json", action="store_true", help="print eval.json on stdout instead of a table")
 
     r = sub.add_parser("report", help="write a self-contained report.html for a run or a folder of runs")
@@ -166,11 +168,11 @@ def cmd_eval(a: argparse.Namespace) -> int:
     if a.samples is not None or a.data is not None:
         if a.run is not None or a.samples is None or a.data is None:
             raise AeganError("give either a run folder, or --samples FILE.npy with --data SPEC (not both)")
-        scores = evaluate_samples(a.samples, a.data, seed=a.seed, check=a.check)
+        scores = evaluate_samples(a.samples, a.data, seed=a.seed, check=a.check, features=a.features)
     elif a.run is None:
         raise AeganError("give a run folder to score, or --samples FILE.npy --data SPEC")
     else:
-        scores = evaluate(a.run, n=a.n, sampler=a.sampler, seed=a.seed, check=a.check)
+        scores = evaluate(a.run, n=a.n, sampler=a.sampler, seed=a.seed, check=a.check, features=a.features)
     if a.json:
         print(json.dumps(scores, indent=2))
     else:

@@ -27,6 +27,7 @@ from aegan.checkpoint import atomic_write_text
 from aegan.data.base import Dataset, Transform
 from aegan.errors import AeganError, DataError
 from aegan.metrics import evaluator as evaluator_lib
+from aegan.metrics import user_features
 from aegan.run import Run
 
 MAX_TEST = 10_000  # held-out examples used for reconstruction error and code KL
@@ -41,18 +42,22 @@ def say(message: str) -> None:
 
 
 def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None, seed: int = 0,
-             write: bool = True, check: bool = False) -> dict[str, Any]:
+             write: bool = True, check: bool = False, features: Any = None) -> dict[str, Any]:
     """Score `run` on `n` samples drawn with `sampler` (default: the run's default sampler, for encoder models the
     code model chosen by held-out likelihood: fitted and chosen now if training did not) and `seed`.
 
     `check` (image data): also fd_check, the FD in the features of a second classifier (the "check" role of
-    aegan.metrics.evaluator) that no method trains against. Writes RUN/eval.json and the report pictures unless
+    aegan.metrics.evaluator) that no method trains against. `features` (image data): a feature network of yours
+    (a callable, or a `FILE.py:NAME` spec; aegan.metrics.user_features) for fd, kid and PRDC, named in eval.json's
+    `features`. Writes RUN/eval.json and the report pictures unless
     `write` is False. Returns the eval.json dict.
     """
     if not isinstance(run, Run):
         run = Run.load(run)
     if n < 1:
         raise AeganError(f"--n must be at least 1, got {n}")
+    if features is not None and run.info.get("kind") != "image":
+        raise AeganError("--features applies to image data; vectors are scored on themselves")
     sampler = sampler or run.default_sampler
     x_model = run.sample_model(n, sampler=sampler, seed=seed)  # (n, *shape), model scale
     samples = run.transform.to_data(x_model)  # data units and layout
@@ -64,7 +69,7 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
         say(f"aegan: warning: the sample metrics need at least {MIN_IMAGE_SAMPLES} samples (--n {n}); skipping them")
     else:
         try:
-            scores.update(sample_scores(run.data(), x_model, seed, check=check))
+            scores.update(sample_scores(run.data(), x_model, seed, check=check, features=features))
         except DataError as e:
             say(f"aegan: warning: {e}; skipping the sample metrics")
     test = None
@@ -187,7 +192,8 @@ def draw_pictures(run: Run, x_model: torch.Tensor, sampler: str, test: torch.Ten
 
 
 def sample_scores(ds: Dataset, x: torch.Tensor, seed: int = 0,
-                  log: Callable[[str], None] | None = None, check: bool = False) -> dict[str, float]:
+                  log: Callable[[str], None] | None = None, check: bool = False,
+                  features: Any = None) -> dict[str, float]:
     """Scores of samples x (N, *shape), on the model's scale, against data set ds with unknown modes.
 
     The real reference is a fixed random subset of ds's training split, as large as x (at least 1,000 examples,
@@ -197,17 +203,27 @@ def sample_scores(ds: Dataset, x: torch.Tensor, seed: int = 0,
     on stacked data) and evaluator_accuracy; msssim_samples and msssim_data; ndb and ndb_k on pixels; with `check`
     also fd_check, the FD in the check classifier's features, and its held-out check_accuracy.
     Vector data: the feature metrics and ndb on the standardized vectors.
+    `features` (image data): a feature network of the user's, or its `FILE.py:NAME` spec
+    (aegan.metrics.user_features): fd, kid, PRDC and birthday_support are computed in its features instead, and
+    `features` names it; the evaluator still gives the classes, and the modes.
     """
     if len(x) < MIN_IMAGE_SAMPLES:
         raise AeganError(f"scoring samples needs at least {MIN_IMAGE_SAMPLES} of them, got {len(x)}: raise --n")
     g = torch.Generator().manual_seed(REFERENCE_SEED)
     n_ref = min(len(ds.train), max(len(x), 1000))
     real = ds.train[torch.randperm(len(ds.train), generator=g)[:n_ref]].float()
-    scores: dict[str, float] = {}
+    scores: dict[str, Any] = {}
+    if features is not None and ds.kind != "image":
+        raise AeganError("--features applies to image data; vectors are scored on themselves")
     if ds.kind == "image":
         ev = evaluator_lib.for_data(ds, log or say)
         fake = ev.embed(x)
         f_real, f_fake = ev.features(real), fake.features
+        if features is not None:
+            spec = features if isinstance(features, str) else None
+            f = user_features.load(features) if spec else features
+            f_real, f_fake = user_features.embed(f, real), user_features.embed(f, x)
+            scores["features"] = user_features.name_of(f, spec)
         if fake.probs is not None and fake.predicted is not None:
             scores["classifier_score"] = metrics.classifier_score(fake.probs)[0]
             scores.update(metrics.histogram_stats(fake.predicted, mode_weights(ds)))
@@ -285,9 +301,9 @@ def load_samples(path: str | os.PathLike[str], ds: Dataset) -> torch.Tensor:
 
 
 def evaluate_samples(samples: str | os.PathLike[str], data: str, seed: int = 0,
-                     check: bool = False) -> dict[str, Any]:
+                     check: bool = False, features: Any = None) -> dict[str, Any]:
     """Score a file of samples from any generator against the data set `data` (a name, folder or file); `check`
-    as in `evaluate`."""
+    and `features` as in `evaluate`."""
     ds = data_lib.load(data)
     x = load_samples(samples, ds)
     scores: dict[str, Any] = {}
@@ -295,6 +311,6 @@ def evaluate_samples(samples: str | os.PathLike[str], data: str, seed: int = 0,
         centres, std = ds.modes
         scores.update(metrics.mode_stats(ds.transform.to_data(x), centres, std))
     else:
-        scores.update(sample_scores(ds, x, seed, check=check))
+        scores.update(sample_scores(ds, x, seed, check=check, features=features))
     scores.update({"n_samples": len(x), "seed": seed, "samples": str(samples), "data": ds.name})
     return scores
