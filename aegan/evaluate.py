@@ -89,18 +89,19 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
 
 
 def code_model_scores(run: Run) -> dict[str, float]:
-    """code_loglik_<name> for each candidate code model of an encoder run whose default code model has been chosen
-    (at the end of training, or by this eval): its mean held-out log-likelihood per code dimension in nats, exact
-    for gaussian, gmm and flow, a lower bound for twostage and diffusion (aegan.samplers.selection; a candidate
-    whose number is not finite is left out). The chosen one is `sampler` when no other was asked for; every
-    candidate's full scores are in RUN/samplers/step_N/selection.json. Nothing is fitted here."""
+    """code_mmd_<name> and code_loglik_<name> for each candidate code model of an encoder run whose default code
+    model has been chosen (at the end of training, or by this eval): the MMD² of its samples to held-out codes that
+    chose it, and its mean held-out log-likelihood per code dimension in nats, exact for gaussian, gmm and flow, a
+    lower bound for twostage and diffusion (aegan.samplers.selection; a candidate whose number is not finite is left
+    out). The chosen one is `sampler` when no other was asked for; every candidate's full scores are in
+    RUN/samplers/step_N/selection.json. Nothing is fitted here."""
     if run.model.samplers[0] == "prior":
         return {}
     selection = run.stored_code_model_selection()
     if selection is None:
         return {}
-    return {f"code_loglik_{name}": row["loglik"] for name, row in selection.candidates.items()
-            if isinstance(row.get("loglik"), float)}
+    return {f"code_{key}_{name}": row[key] for key in ("mmd", "loglik") for name, row in selection.candidates.items()
+            if isinstance(row.get(key), float)}
 
 
 def encoder_scores(run: Run, x_test: torch.Tensor, seed: int) -> dict[str, float]:

@@ -198,9 +198,9 @@ class Run:
                            fit_seconds=self._fit_seconds, failed=failed)
         selection.extra = {"step": self.step, "n_fit": len(self.training_codes()), "held_out": "test split"}
         write_selection(self.samplers_folder, selection)
-        self._say(f"default code model: {selection.chosen} (" + ", ".join(
-            f"{name} {row['loglik']:.3f}" if row["loglik"] is not None else f"{name} -"
-            for name, row in selection.candidates.items()) + " nats per code dimension, held out)")
+        self._say(f"default code model: {selection.chosen} (MMD² of its samples to held-out codes: " + ", ".join(
+            f"{name} {row['mmd']:.4f}" if row.get("mmd") is not None else f"{name} -"
+            for name, row in selection.candidates.items()) + ")")
         self._selection = selection
         return selection
 

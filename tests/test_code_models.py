@@ -46,7 +46,7 @@ from aegan.samplers import (
     save_sampler,
     select,
 )
-from aegan.samplers.selection import ENV, mmd2
+from aegan.samplers.selection import ENV, compare_likelihoods, mmd2
 
 D = 8
 SIGNS = torch.tensor([[1, 1, 1, 1, 1, 1, 1, 1], [1, -1, 1, -1, 1, -1, 1, -1], [1, 1, -1, -1, 1, 1, -1, -1],
@@ -252,30 +252,40 @@ def scores_of(means: dict[str, float], noise: float = 0.05, n: int = 2000) -> di
     return {name: mean + common + 0.01 * own[i] for i, (name, mean) in enumerate(means.items())}
 
 
-def test_rule_takes_the_highest_held_out_log_likelihood():
-    chosen, rows = choose(scores_of({"gaussian": -2.0, "gmm": -1.5, "flow": -1.2, "diffusion": -1.3}))
-    assert chosen == "flow"
-    assert rows["flow"]["gap"] == 0 and rows["gmm"]["gap"] == pytest.approx(0.3, abs=0.01)
-    assert [name for name, row in rows.items() if row["within_noise"]] == ["flow"]
+def draws(mean: float, spread: float = 1e-4, k: int = 5) -> list[float]:
+    """k MMD² values around `mean`: the draws of one candidate."""
+    return [mean + spread * (i - (k - 1) / 2) for i in range(k)]
+
+
+def test_rule_takes_the_lowest_mmd_of_samples_to_held_out_codes():
+    chosen, rows = choose({"gaussian": draws(0.02), "gmm": draws(0.001), "flow": draws(0.007),
+                           "diffusion": draws(0.004)})
+    assert chosen == "gmm" and rows["gmm"]["mmd_gap"] == 0
+    assert rows["flow"]["mmd_gap"] == pytest.approx(0.006) and rows["gmm"]["mmd_se"] == pytest.approx(7.07e-5, rel=1e-2)
+    assert [name for name, row in rows.items() if row["within_noise"]] == ["gmm"]
+    assert list(rows) == ["gaussian", "gmm", "flow", "diffusion"]  # the order of CANDIDATES
 
 
 def test_rule_prefers_the_cheaper_candidate_within_two_standard_errors_of_the_best():
-    # gmm 0.0001 nats below flow, the standard error of their paired difference 0.01 · √2 / √2000 ≈ 0.0003
-    chosen, rows = choose(scores_of({"flow": -1.2000, "gmm": -1.2001, "gaussian": -1.5}))
-    assert rows["gmm"]["gap"] <= 2 * rows["gmm"]["gap_se"]
-    assert chosen == "gmm" and list(rows) == ["gaussian", "gmm", "flow"]  # the order of CANDIDATES
-    chosen, _ = choose(scores_of({"flow": -1.2, "gmm": -1.21}))  # 0.01 below: 30 standard errors
+    # gmm 0.0001 above flow, the standard error of the difference √2 · 7e-5 = 1e-4: within 2 of them
+    chosen, rows = choose({"flow": draws(0.0010), "gmm": draws(0.0011), "gaussian": draws(0.01)})
+    assert chosen == "gmm" and rows["gmm"]["within_noise"] and rows["flow"]["mmd_gap"] == 0
+    chosen, _ = choose({"flow": draws(0.0010), "gmm": draws(0.0014)})  # 4 standard errors above
     assert chosen == "flow"
 
 
-def test_a_bound_competes_with_its_value_and_a_non_finite_score_is_out():
-    s = scores_of({"gmm": -1.3, "flow": -1.25, "diffusion": -1.2})
-    assert choose(s)[0] == "diffusion"  # its lower bound beats the exact numbers
-    s["diffusion"][5] = -math.inf
-    chosen, rows = choose(s)
-    assert chosen == "flow" and rows["diffusion"]["loglik"] is None and not rows["diffusion"]["within_noise"]
+def test_non_finite_samples_are_out_and_likelihoods_are_compared_pairwise():
+    chosen, rows = choose({"gmm": draws(0.003), "flow": None, "diffusion": draws(0.005)})
+    assert chosen == "gmm" and rows["flow"]["mmd"] is None and not rows["flow"]["within_noise"]
     with pytest.raises(AeganError, match="no code model"):
-        choose({"gmm": torch.full((10,), math.nan, dtype=torch.float64)})
+        choose({"gmm": None})
+    s = scores_of({"gmm": -1.3, "flow": -1.25, "diffusion": -1.2})
+    s["gaussian"] = s["gmm"].clone()
+    s["gaussian"][5] = -math.inf
+    rows = compare_likelihoods(s)
+    assert rows["diffusion"]["gap"] == 0 and rows["gmm"]["gap"] == pytest.approx(0.1, abs=0.01)
+    assert rows["gmm"]["gap_se"] == pytest.approx(0.01 * math.sqrt(2) / math.sqrt(2000), rel=0.1)  # paired
+    assert rows["gaussian"]["loglik"] is None
 
 
 def test_select_on_the_mixture_scores_every_candidate_and_never_picks_the_gaussian():
@@ -284,9 +294,10 @@ def test_select_on_the_mixture_scores_every_candidate_and_never_picks_the_gaussi
     selection = select(samplers, z, train_codes(), seed=0, fit_seconds={"gmm": 1.0})
     assert selection.chosen == "gmm" and set(selection.candidates) == {"gaussian", "gmm"}
     rows = selection.candidates
-    assert rows["gmm"]["loglik"] > rows["gaussian"]["loglik"] + 0.3
+    assert rows["gmm"]["loglik"] > rows["gaussian"]["loglik"] + 0.3  # the likelihood ranks them alike
     assert rows["gmm"]["likelihood"] == EXACT and rows["gmm"]["fit_s"] == 1.0 and rows["gaussian"]["fit_s"] is None
-    assert 0 <= selection.mmd_floor < rows["gmm"]["mmd"] < rows["gaussian"]["mmd"]  # the MMD ranks them alike
+    assert rows["gmm"]["mmd"] < rows["gaussian"]["mmd"] - 5 * rows["gaussian"]["mmd_se"]
+    assert abs(selection.mmd_floor) < rows["gaussian"]["mmd"] / 10  # training codes: about 0, up to noise
 
 
 def test_selection_mmd_matches_the_tests_own_estimate():
@@ -356,16 +367,17 @@ def test_training_chooses_the_default_code_model_and_eval_json_reports_the_candi
     selection = read_selection(folder)
     assert list(selection.candidates) == list(CANDIDATES) and selection.chosen in CANDIDATES
     assert selection.n_held_out == 60 and selection.dim == 2 and selection.extra["n_fit"] == 540
-    best = max(selection.candidates, key=lambda c: selection.candidates[c]["loglik"])
-    assert selection.candidates[selection.chosen]["loglik"] >= selection.candidates[best]["loglik"] \
-        - 2 * selection.candidates[selection.chosen]["gap_se"]
+    rows = selection.candidates
+    best = min(rows, key=lambda c: rows[c]["mmd"])
+    assert rows[selection.chosen]["mmd"] <= rows[best]["mmd"] + 2 * math.hypot(rows[selection.chosen]["mmd_se"],
+                                                                            rows[best]["mmd_se"])
     assert all(selection.candidates[c]["fit_s"] is not None for c in CANDIDATES)  # all fitted at the end of training
 
     run = aegan.load(blobs_run)  # a fresh process's view: read from selection.json, nothing fitted
     assert run.default_sampler == selection.chosen
     scores = aegan.evaluate(run, n=200)
     assert scores["sampler"] == selection.chosen
-    assert {f"code_loglik_{c}" for c in CANDIDATES} <= set(scores)
+    assert {f"code_{key}_{c}" for c in CANDIDATES for key in ("loglik", "mmd")} <= set(scores)
     assert scores[f"code_loglik_{selection.chosen}"] == selection.candidates[selection.chosen]["loglik"]
     assert json.loads((blobs_run / "eval.json").read_text())["sampler"] == selection.chosen
     for name in ("codegan", "flow", "twostage", "diffusion", "prior"):  # every name, by --sampler

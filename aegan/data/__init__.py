@@ -14,6 +14,7 @@ from typing import Any
 from aegan.data.base import Dataset, Transform
 from aegan.data.images import digits, fashion_mnist, from_array, from_array_file, from_folder
 from aegan.data.objects import PREFIX, from_object, is_data_object, is_object_name
+from aegan.data.shapes import colour_shapes
 from aegan.data.stacked import StackedDataset, stacked_digits, stacked_fashion_mnist
 from aegan.data.toy import grid25, ring8
 from aegan.errors import DataError
@@ -25,13 +26,14 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "fashion-mnist": fashion_mnist,
     "stacked-digits": stacked_digits,
     "stacked-fashion-mnist": stacked_fashion_mnist,
+    "colour-shapes": colour_shapes,
 }
 NAMES: tuple[str, ...] = tuple(LOADERS)
 ARRAY_SUFFIXES = (".npy", ".npz")
 
 __all__ = ["Dataset", "StackedDataset", "Transform", "NAMES", "LOADERS", "load", "ring8", "grid25", "digits",
-           "fashion_mnist",
-           "from_array", "from_array_file", "from_folder", "from_object", "stacked_digits", "stacked_fashion_mnist"]
+           "fashion_mnist", "from_array", "from_array_file", "from_folder", "from_object", "colour_shapes",
+           "stacked_digits", "stacked_fashion_mnist"]
 
 
 def load(spec: Any) -> Dataset:
