@@ -374,8 +374,8 @@ def nan_gradient_in_G(monkeypatch, bad: Callable[[int], bool]) -> None:
     loop = sys.modules["aegan.train"]
     build = loop.build_model
 
-    def build_with_fault(cfg, shape):
-        model = build(cfg, shape)
+    def build_with_fault(cfg, shape, nets=None):
+        model = build(cfg, shape, nets)
         calls = itertools.count(1)
         weight = next(model.nets["G"].parameters())
         weight.register_hook(lambda g: torch.full_like(g, float("nan")) if bad(next(calls)) else g)
