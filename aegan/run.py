@@ -128,6 +128,7 @@ class Run:
         this run: loaded from RUN/samplers/step_N/, or fitted on the encoder's codes of up to 20,000 training
         examples and stored there ("work on the code, not the data")."""
         from aegan.samplers import SAMPLERS, load_sampler, save_sampler
+        from aegan.samplers import selection as selection_lib
 
         if name in self._code_samplers and not refit:
             return self._code_samplers[name]
@@ -143,7 +144,7 @@ class Run:
             folder.mkdir(parents=True, exist_ok=True)
             save_sampler(sampler, folder)
             if refit:
-                (folder / "selection.json").unlink(missing_ok=True)  # scored on the model it replaces
+                (folder / selection_lib.FILE).unlink(missing_ok=True)  # scored on the model it replaces
                 self._selection = None
         self._code_samplers[name] = sampler
         return sampler
@@ -301,13 +302,14 @@ def write_reference(out: Path, ds: Any, seed: int) -> None:
 def read_reference(path: Path, name: str, info: dict[str, Any]):
     """The Dataset `write_reference` kept in `path` (its train split: the stored subset)."""
     from aegan.data.base import Dataset
+    from aegan.data.objects import PREFIX
     from aegan.records import read_record
 
     fix = "train the run again from Python with the data object"
     stored = read_record(path / "data", REFERENCE, format="aegan-reference", version=1, what="data reference",
                          fix=fix)
     if stored is None:
-        raise DataError(f"{path} was trained on {name[len('python:'):]}, a Python object, and keeps no reference "
+        raise DataError(f"{path} was trained on {name.removeprefix(PREFIX)}, a Python object, and keeps no reference "
                         f"sample of it (RUN/data/reference.json): {fix}")
     tensors, meta = stored
     shape = tuple(info["shape"])

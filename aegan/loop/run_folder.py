@@ -11,6 +11,7 @@ import torch
 
 from aegan import checkpoint
 from aegan.config import Config
+from aegan.data.objects import is_object_name
 from aegan.errors import AeganError
 from aegan.loop.distributed import mean_over_processes
 
@@ -20,7 +21,7 @@ def prepare_out(out: str | Path | None, cfg: Config, overwrite: bool) -> Path:
     an aegan run."""
     if out is None:
         stem = Path(cfg.data).stem if ("/" in cfg.data or "." in cfg.data) else cfg.data
-        if cfg.data.startswith("python:"):  # a Python object (aegan.data.objects)
+        if is_object_name(cfg.data):  # a Python object (aegan.data.objects)
             stem = "array"
         base = Path("runs") / f"{cfg.model}-{stem}"
         out, i = base, 1
