@@ -100,6 +100,11 @@ class Config:
     # encoder models: the code models that compete to be the default sampler (aegan.samplers.selection),
     # comma-separated, e.g. "gaussian,gmm"; "" = every candidate. $AEGAN_CODE_MODELS, where set, takes precedence
     code_models: str = ""
+    # how a folder of images or an image .npy file is read (aegan.data.stream): memory | stream (batch by batch from
+    # disk, for data larger than memory) | auto (streams when the training split would take over half of the memory
+    # left). config.yaml records the choice that ran
+    loader: str = "auto"
+    loader_workers: int = 0  # DataLoader worker processes when streaming; 0 = 2, or 1 on a machine with 2 cores
     net: NetConfig = field(default_factory=NetConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     fabric: FabricConfig = field(default_factory=FabricConfig)
@@ -148,6 +153,7 @@ class Config:
              f"optim.rollback_factor multiplies the lr at each rollback, in (0, 1); got {self.optim.rollback_factor}"),
             (self.fabric.devices >= 1 and self.fabric.num_nodes >= 1,
              "fabric.devices and fabric.num_nodes must be >= 1"),
+            (self.loader_workers >= 0, f"loader_workers must be >= 0 (0 = default), got {self.loader_workers}"),
             (self.fabric.threads >= 0, f"fabric.threads must be >= 0 (0 = default), got {self.fabric.threads}"),
             (self.tricks.feature_matching >= 0 and self.tricks.historical_averaging >= 0 and self.tricks.r1 >= 0,
              "tricks.feature_matching, tricks.historical_averaging and tricks.r1 are weights: use 0 (off) or more"),

@@ -104,7 +104,7 @@ class Run:
             if is_object_name(self.config.data):
                 self._data = read_reference(self.path, self.config.data, self.info)
             else:
-                self._data = data_lib.load(self.config.data)
+                self._data = data_lib.load(self.config.data, self.config.loader)
         return self._data
 
     @torch.no_grad()

@@ -32,7 +32,7 @@ from aegan.loop.distributed import Engine, average_gradients, make_optimizers, o
 from aegan.loop.hooks import Loop, budget_spent, flush_log, rollback, save, watch_collapse
 from aegan.loop.run_folder import RunLog, prepare_out
 from aegan.loop.state import Progress, restore_state
-from aegan.loop.steps import BatchOrder, StepNoise, lr_at
+from aegan.loop.steps import Batches, BatchOrder, StepNoise, lr_at
 from aegan.loop.tricks import LoopTricks
 from aegan.metrics.feature_net import feature_network
 from aegan.models import Model, Phase, build_model
@@ -82,8 +82,11 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
     collapse = monitor.for_run(cfg, ds, model)  # before the prior is replaced: its probe draws stay fixed
     noise = StepNoise(model, cfg.seed, fabric.global_rank, fabric.world_size, fabric.device)
     model.prior = noise  # type: ignore[method-assign]
-    x_train = fabric.to_device(ds.train)
-    order = BatchOrder(len(ds.train), cfg.batch_size, cfg.seed, fabric.global_rank, fabric.world_size)
+    order = BatchOrder(ds.n_train, cfg.batch_size, cfg.seed, fabric.global_rank, fabric.world_size)
+    batches = Batches(ds, order, fabric.device, cfg.loader_workers)
+    if ds.stream is not None and rank0:
+        print(f"aegan: streaming the {ds.n_train:,} training examples of {cfg.data} from disk "
+              f"({cfg.loader_workers} loader workers; {len(ds.train):,} kept in memory for evaluation)")
     z_picture = model.prior(64 if ds.kind == "image" else 2000, "cpu",
                             generator=torch.Generator().manual_seed(PICTURE_SEED + cfg.seed))
     modes = ds.info().get("modes")  # centres for the scatter pictures, computed once
@@ -94,7 +97,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
             save(loop)  # a state to go back to before the first regular checkpoint
         while (step := loop.progress.step) < cfg.steps:
             noise.start(step)
-            x = x_train[order.indices(step).to(x_train.device)]
+            x = batches(step)
             lr = lr_at(cfg, step) * loop.progress.lr_scale
             loop.means.add(train_step(model, nets, phases, optimizers, x, step, lr, loop.engine, loop.params,
                                       loop_tricks))
@@ -126,6 +129,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
                          f"last good checkpoint is kept: free space or fix permissions, then continue with "
                          f"`aegan train --resume {out}`") from None
     finally:
+        batches.close()
         bar.close()
         loop.log.close()
         del model.prior  # the model's own prior again
@@ -242,7 +246,7 @@ def resume(run_dir: str | Path, steps: int | None = None, minutes: float | None 
     stored = json.loads((run_dir / "data.json").read_text()) if (run_dir / "data.json").is_file() else None
     if data is not None and not is_object_name(cfg.data):
         raise DataError(f"{run_dir} was trained on {cfg.data}, which it reloads itself: resume it without data=")
-    ds = data_lib.load(cfg.data if data is None else data)
+    ds = data_lib.load(cfg.data if data is None else data, cfg.loader)
     if ds.digest is not None and ds.digest != (stored or {}).get("digest"):
         raise DataError(f"this is not the data {run_dir} was trained on ({cfg.data[len(PREFIX):]}; its SHA-256 "
                         f"differs): resume with the same object")

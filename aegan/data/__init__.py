@@ -36,9 +36,13 @@ __all__ = ["Dataset", "StackedDataset", "Transform", "NAMES", "LOADERS", "load",
            "stacked_digits", "stacked_fashion_mnist"]
 
 
-def load(spec: Any) -> Dataset:
+def load(spec: Any, loader: str = "auto") -> Dataset:
     """A built-in name (see NAMES), a folder of PNG/JPEG images, a .npy / .npz file, or a Python object (a NumPy
-    array, a torch tensor, an (examples, labels) pair, a torch.utils.data.Dataset: aegan.data.objects) -> Dataset."""
+    array, a torch tensor, an (examples, labels) pair, a torch.utils.data.Dataset: aegan.data.objects) -> Dataset.
+
+    loader: how a folder or an image .npy file is read: "memory" (whole, now), "stream" (batch by batch while
+    training: data larger than memory, aegan.data.stream) or "auto" (streams what would not fit comfortably).
+    Built-in data sets and Python objects are in memory already."""
     if is_data_object(spec):
         return from_object(spec)
     if isinstance(spec, str) and spec in LOADERS:
@@ -48,11 +52,11 @@ def load(spec: Any) -> Dataset:
                         f"name: pass the object again (aegan.train(..., data=X), aegan.resume(RUN, data=X))")
     path = Path(spec).expanduser()
     if path.is_dir():
-        return from_folder(path)
+        return from_folder(path, loader)
     if path.suffix.lower() in ARRAY_SUFFIXES:
         if not path.exists():
             raise DataError(f"data file '{spec}' does not exist: check the path")
-        return from_array_file(path)
+        return from_array_file(path, loader)
     if path.exists():
         raise DataError(f"cannot use '{spec}' as data: give a .npy/.npz file or a folder of PNG/JPEG images")
     raise DataError(f"unknown data '{spec}': use one of {', '.join(NAMES)}, a .npy/.npz file or a folder of "

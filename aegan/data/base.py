@@ -85,6 +85,19 @@ class Dataset:
     labels_test: torch.Tensor | None = None
     modes: tuple[torch.Tensor, float] | None = None
     digest: str | None = None  # data handed over as a Python object: SHA-256 of it (aegan.data.objects)
+    # data larger than memory (aegan.data.stream): the whole training split, read on demand by index; `train` then
+    # holds a fixed random sample of it
+    stream: torch.utils.data.Dataset | None = None
+
+    @property
+    def n_train(self) -> int:
+        """Examples in the training split: all of them, also when only a sample is in memory."""
+        return len(self.stream) if self.stream is not None else len(self.train)  # type: ignore[arg-type]
+
+    @property
+    def loader(self) -> str:
+        """"stream" when the training split is read from disk while training, else "memory"."""
+        return "memory" if self.stream is None else "stream"
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -94,8 +107,10 @@ class Dataset:
     def info(self) -> dict[str, Any]:
         """What a run stores in data.json to sample and evaluate without the data: shape, transform, modes."""
         d: dict[str, Any] = {"name": self.name, "kind": self.kind, "shape": list(self.shape),
-                             "transform": self.transform.to_json(), "n_train": len(self.train),
-                             "n_test": len(self.test)}
+                             "transform": self.transform.to_json(), "n_train": self.n_train,
+                             "n_test": len(self.test), "loader": self.loader}
+        if self.stream is not None:
+            d["n_in_memory"] = len(self.train)
         if self.digest is not None:
             d["source"], d["digest"] = "python", self.digest
         if self.modes is not None:

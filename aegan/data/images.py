@@ -12,6 +12,7 @@ header: magic 0x00000800 + D for unsigned bytes in D dimensions, then D uint32 s
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import struct
@@ -22,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aegan.data import stream
 from aegan.data.base import Dataset, Transform
+from aegan.data.stream import ArrayRows, ImageFiles, to_model_images
 from aegan.errors import DataError
 
 SPLIT_SEED = 1_797  # fixed train/test permutations, independent of any training seed
@@ -79,22 +82,6 @@ def _labels_tensor(labels: np.ndarray | None, n: int, name: str) -> torch.Tensor
     return torch.from_numpy(labels.astype(np.int64))
 
 
-def _to_model_images(transform: Transform, x: np.ndarray) -> torch.Tensor:
-    """`transform.to_model(x)` for images, computed in place: the same float32 operations, several times faster.
-
-    x: uint8 or float32 in `transform.layout` -> float32 (N, C, H, W) in [-1, 1], contiguous.
-    """
-    x = np.ascontiguousarray(x)
-    if not x.flags.writeable:  # e.g. np.frombuffer over idx bytes; torch warns on read-only arrays
-        x = x.copy()
-    t = torch.from_numpy(x).to(torch.float32, copy=True)
-    if transform.layout == "NHW":
-        t = t[:, None]
-    elif transform.layout == "NHWC":
-        t = t.permute(0, 3, 1, 2).contiguous()
-    return t.div_(transform.scale).mul_(2.0).sub_(1.0)  # x / scale * 2 - 1, as in Transform.to_model
-
-
 def _image_dataset(name: str, x: np.ndarray, layout: str, labels: np.ndarray | None = None) -> Dataset:
     """Checked uint8 or float32 images in `layout` -> Dataset of (N, C, H, W) float32 in [-1, 1].
 
@@ -108,11 +95,28 @@ def _image_dataset(name: str, x: np.ndarray, layout: str, labels: np.ndarray | N
     y = _labels_tensor(labels, len(x), name)
     return Dataset(
         name=name, kind="image",
-        train=_to_model_images(transform, x[train_idx.numpy()]),  # (N_train, C, H, W)
-        test=_to_model_images(transform, x[test_idx.numpy()]),  # (N_test, C, H, W)
+        train=to_model_images(transform, x[train_idx.numpy()]),  # (N_train, C, H, W)
+        test=to_model_images(transform, x[test_idx.numpy()]),  # (N_test, C, H, W)
         transform=transform,
         labels_train=None if y is None else y[train_idx],
         labels_test=None if y is None else y[test_idx])
+
+
+def _streamed(name: str, transform: Transform, source: ImageFiles | ArrayRows, example_bytes: int) -> Dataset:
+    """Images read on demand (aegan.data.stream) -> Dataset whose `stream` is the training split; the held-out split
+    and a fixed random sample of the training split (`stream.keep_count`) are read now and kept in memory."""
+    train_idx, test_idx = _holdout_split(len(source))
+    keep = stream.keep_count(len(train_idx), example_bytes)
+    kept = train_idx[torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(SPLIT_SEED))[:keep]]
+    return Dataset(name=name, kind="image", train=source.__getitems__(kept.sort().values.tolist()),
+                   test=source.__getitems__(test_idx.tolist()), transform=transform,
+                   stream=source.subset(train_idx.tolist()))
+
+
+def _train_bytes(n: int, shape: tuple[int, ...]) -> int:
+    """Bytes of the training split of n examples of `shape`, as float32 on the model's scale."""
+    n_train = n if n == 1 else n - min(MAX_TEST, max(1, int(n * TEST_FRACTION)))
+    return n_train * int(np.prod(shape)) * 4
 
 
 def _vector_dataset(name: str, x: np.ndarray, labels: np.ndarray | None = None) -> Dataset:
@@ -156,8 +160,8 @@ def digits() -> Dataset:
     train_idx, test_idx = _split(len(x), DIGITS_TEST)
     y = torch.from_numpy(bunch.target.astype(np.int64))
     return Dataset(name="digits", kind="image",
-                   train=_to_model_images(transform, x[train_idx.numpy()]),  # (1500, 1, 8, 8) in [-1, 1]
-                   test=_to_model_images(transform, x[test_idx.numpy()]),  # (297, 1, 8, 8)
+                   train=to_model_images(transform, x[train_idx.numpy()]),  # (1500, 1, 8, 8) in [-1, 1]
+                   test=to_model_images(transform, x[test_idx.numpy()]),  # (297, 1, 8, 8)
                    transform=transform, labels_train=y[train_idx], labels_test=y[test_idx])
 
 
@@ -234,8 +238,8 @@ def fashion_mnist(root: str | os.PathLike[str] | None = None) -> Dataset:
                             f"the files do not belong together; reinstall them")
     transform = Transform(kind="image", layout="NCHW", dtype="uint8", scale=255.0)
     return Dataset(name="fashion-mnist", kind="image",
-                   train=_to_model_images(transform, train_x[:, None]),  # (60000, 1, 28, 28) in [-1, 1]
-                   test=_to_model_images(transform, test_x[:, None]),  # (10000, 1, 28, 28)
+                   train=to_model_images(transform, train_x[:, None]),  # (60000, 1, 28, 28) in [-1, 1]
+                   test=to_model_images(transform, test_x[:, None]),  # (10000, 1, 28, 28)
                    transform=transform,
                    labels_train=torch.from_numpy(train_y.astype(np.int64)),
                    labels_test=torch.from_numpy(test_y.astype(np.int64)))
@@ -265,21 +269,23 @@ def image_layout(shape: tuple[int, ...], name: str) -> str | None:
     raise DataError(f"{name} has shape {shape}, which is not a data layout aegan knows: {LAYOUT_HELP}")
 
 
-def check_values(x: np.ndarray, name: str) -> None:
-    """DataError naming the first row with NaN or ±Inf (floats only) or with |x| > 1e15."""
+def check_values(x: np.ndarray, name: str, first_row: int = 0) -> None:
+    """DataError naming the first row with NaN or ±Inf (floats only) or with |x| > 1e15; `first_row`: the number
+    of x's first row in the whole array (x a chunk of it)."""
     rows = x.reshape(len(x), -1)
     if x.dtype.kind == "f":
         finite = np.isfinite(rows).all(axis=1)
         if not finite.all():
             row = int(np.argmin(finite))
             what = "NaN" if np.isnan(rows[row]).any() else "Inf"
-            raise DataError(f"{name} contains {what} at row {row}: clean or drop those rows")
+            raise DataError(f"{name} contains {what} at row {first_row + row}: clean or drop those rows")
     lo, hi = rows.min(), rows.max()
     if max(abs(float(lo)), abs(float(hi))) > MAX_ABS:
         big = np.abs(rows.astype(np.float64)) > MAX_ABS
         row = int(np.argmax(big.any(axis=1)))
         raise DataError(f"{name} has values up to {float(np.abs(rows[row].astype(np.float64)).max()):.3g} "
-                        f"(row {row}), too large to train on: rescale the data so that |x| <= {MAX_ABS:.0e}")
+                        f"(row {first_row + row}), too large to train on: rescale the data so that "
+                        f"|x| <= {MAX_ABS:.0e}")
 
 
 def _as_image_array(x: np.ndarray, name: str) -> np.ndarray:
@@ -363,11 +369,59 @@ def _pick_npz_arrays(npz: np.lib.npyio.NpzFile, name: str) -> tuple[np.ndarray, 
     return npz[data_key], (None if label_key is None else npz[label_key])
 
 
-def from_array_file(path: str | os.PathLike[str]) -> Dataset:
-    """A user .npy / .npz file -> Dataset (see `from_array` for accepted shapes and dtypes); name = the path."""
+def from_array_file(path: str | os.PathLike[str], loader: str = "auto") -> Dataset:
+    """A user .npy / .npz file -> Dataset (see `from_array` for accepted shapes and dtypes); name = the path.
+
+    loader: "memory" reads the whole file now; "stream" maps an image .npy file into memory (np.load's mmap_mode),
+    checks it chunk by chunk now and reads the training split batch by batch while training (aegan.data.stream);
+    "auto" streams what would not fit comfortably. Vectors and .npz archives (compressed) are always read whole.
+    """
     name = str(path)
+    streamed = _stream_npy(Path(path), name, loader)
+    if streamed is not None:
+        return streamed
     x, labels = load_array_file(Path(path), name)
     return from_array(x, labels, name=name)
+
+
+CHECK_ROWS = 4096  # rows of a mapped .npy file checked at a time
+
+
+def _stream_npy(path: Path, name: str, loader: str) -> Dataset | None:
+    """An image .npy file to stream -> Dataset; None when it is to be read whole (or is not a valid .npy file,
+    which `load_array_file` then explains)."""
+    stream.choose(loader, 0, name)  # an unknown loader name fails here, whatever the file
+    x = None
+    if path.suffix.lower() == ".npy" and path.is_file():
+        try:
+            x = np.load(path, mmap_mode="r", allow_pickle=False)
+        except Exception:  # not .npy, pickled, truncated: load_array_file says which, in one line
+            x = None
+    if x is None or x.dtype.kind not in "fiu" or x.size == 0:
+        if loader == "stream":
+            raise DataError(f"{name}: only folders of images and image .npy files can stream (loader=stream): "
+                            f"save the images with np.save, or use loader=memory")
+        return None
+    layout = image_layout(x.shape, name)
+    if layout is None:
+        if loader == "stream":
+            raise DataError(f"{name} holds vectors (shape {x.shape}); only images stream: use loader=memory")
+        return None
+    shape = {"NHW": (1, *x.shape[1:]), "NCHW": x.shape[1:], "NHWC": (x.shape[3], *x.shape[1:3])}[layout]
+    if not stream.choose(loader, _train_bytes(len(x), shape), name):
+        return None
+    if min(shape[1:]) < MIN_IMAGE_SIDE:
+        raise DataError(f"{name} holds {shape[1]}x{shape[2]} images (shape {x.shape}), smaller than the "
+                        f"{MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} minimum: use larger images")
+    for start in range(0, len(x), CHECK_ROWS):  # the whole file is checked now, a chunk at a time
+        chunk = np.asarray(x[start:start + CHECK_ROWS])
+        check_values(chunk, name, first_row=start)
+        _as_image_array(chunk, name)
+    as_uint8 = x.dtype.kind in "iu"
+    transform = Transform(kind="image", layout=layout, dtype="uint8" if as_uint8 else "float32",
+                          scale=255.0 if as_uint8 else 1.0)
+    source = ArrayRows(str(path), np.arange(len(x)), transform, functools.partial(_as_image_array, name=name))
+    return _streamed(name, transform, source, int(np.prod(shape)) * 4)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -375,21 +429,25 @@ def from_array_file(path: str | os.PathLike[str]) -> Dataset:
 # --------------------------------------------------------------------------------------------------
 
 
-def _read_image(path: Path) -> tuple[np.ndarray, bool]:
-    """One PNG/JPEG -> (uint8 (H, W) or (H, W, 3), is_colour); DataError if Pillow cannot read it."""
+def _open_image(path: Path, decode: bool = True) -> tuple[np.ndarray | None, tuple[int, int], bool]:
+    """One PNG/JPEG -> (uint8 (H, W) or (H, W, 3), or None when not `decode`: the header only; (H, W); is_colour);
+    DataError if Pillow cannot read it."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
-            im.load()
-            if im.mode in GRAY_MODES:
-                return np.asarray(im.convert("L")), False
-            if im.mode in GRAY_16BIT_MODES:  # 0..65535 -> 0..255
-                a = np.asarray(im).astype(np.float64) / 257.0
-                return np.clip(np.rint(a), 0, 255).astype(np.uint8), False
-            if im.mode in COLOUR_MODES:
-                return np.asarray(im.convert("RGB")), True
-            mode = im.mode
+            size, mode = (im.height, im.width), im.mode
+            if mode in GRAY_MODES or mode in GRAY_16BIT_MODES or mode in COLOUR_MODES:
+                colour = mode in COLOUR_MODES
+                if not decode:
+                    return None, size, colour
+                im.load()
+                if mode in GRAY_MODES:
+                    return np.asarray(im.convert("L")), size, False
+                if mode in GRAY_16BIT_MODES:  # 0..65535 -> 0..255
+                    a = np.asarray(im).astype(np.float64) / 257.0
+                    return np.clip(np.rint(a), 0, 255).astype(np.uint8), size, False
+                return np.asarray(im.convert("RGB")), size, True
     except UnidentifiedImageError as e:
         raise DataError(f"cannot read image {path}: it is not a PNG/JPEG file Pillow can open; replace or remove "
                         f"it") from e
@@ -399,7 +457,14 @@ def _read_image(path: Path) -> tuple[np.ndarray, bool]:
                     f"grayscale or RGB")
 
 
-def from_folder(path: str | os.PathLike[str]) -> Dataset:
+def read_image(path: Path) -> tuple[np.ndarray, bool]:
+    """One PNG/JPEG -> (uint8 (H, W) or (H, W, 3), is_colour); DataError if Pillow cannot read it."""
+    a, _, colour = _open_image(path)
+    assert a is not None
+    return a, colour
+
+
+def from_folder(path: str | os.PathLike[str], loader: str = "auto") -> Dataset:
     """A folder of same-size PNG/JPEG images (not searched recursively) -> Dataset; name = the path.
 
     Grayscale images give layout "NHW", colour images (RGB; alpha is dropped) "NHWC", both uint8.
@@ -407,6 +472,8 @@ def from_folder(path: str | os.PathLike[str]) -> Dataset:
     each), never converted, because either conversion changes what the model learns (grayscale copied into three
     equal channels, or colour thrown away) and samples would come back in a layout the user never gave.
     Images are never resized either: a folder of different sizes is refused, naming two of them.
+    loader: "memory" decodes every image now; "stream" checks every file's header now and reads the training
+    split batch by batch while training (aegan.data.stream); "auto" streams what would not fit comfortably.
     """
     folder = Path(path)
     name = str(path)
@@ -416,15 +483,19 @@ def from_folder(path: str | os.PathLike[str]) -> Dataset:
     if not files:
         raise DataError(f"{name} contains no PNG/JPEG images (.png, .jpg, .jpeg): put the images directly in it "
                         f"(subfolders are not searched)")
+    _, (h, w), colour = _open_image(files[0], decode=False)
+    if h < MIN_IMAGE_SIDE or w < MIN_IMAGE_SIDE:
+        raise DataError(f"the images in {name} are {w}x{h}, smaller than the {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} "
+                        f"minimum: use larger images")
+    streamed = stream.choose(loader, _train_bytes(len(files), (3 if colour else 1, h, w)), name)
     arrays: list[np.ndarray] = []
     first_gray: Path | None = None
     first_colour: Path | None = None
     for f in files:
-        a, colour = _read_image(f)
-        if arrays and a.shape[:2] != arrays[0].shape[:2]:
-            (h0, w0), (h, w) = arrays[0].shape[:2], a.shape[:2]
-            raise DataError(f"images in {name} differ in size: {files[0].name} is {w0}x{h0} but {f.name} is "
-                            f"{w}x{h}: resize them all to one size")
+        a, size, colour = _open_image(f, decode=not streamed)
+        if size != (h, w):
+            raise DataError(f"images in {name} differ in size: {files[0].name} is {w}x{h} but {f.name} is "
+                            f"{size[1]}x{size[0]}: resize them all to one size")
         if colour:
             first_colour = first_colour or f
         else:
@@ -432,10 +503,11 @@ def from_folder(path: str | os.PathLike[str]) -> Dataset:
         if first_gray is not None and first_colour is not None:
             raise DataError(f"{name} mixes grayscale and colour images ({first_gray.name} is grayscale, "
                             f"{first_colour.name} is colour): convert them all to RGB, or all to grayscale")
-        arrays.append(a)
-    x = np.stack(arrays)  # (N, H, W) or (N, H, W, 3), uint8
-    h, w = x.shape[1:3]
-    if h < MIN_IMAGE_SIDE or w < MIN_IMAGE_SIDE:
-        raise DataError(f"the images in {name} are {w}x{h}, smaller than the {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} "
-                        f"minimum: use larger images")
-    return _image_dataset(name, x, "NHWC" if first_colour is not None else "NHW")
+        if a is not None:
+            arrays.append(a)
+    layout = "NHWC" if first_colour is not None else "NHW"
+    if streamed:
+        transform = Transform(kind="image", layout=layout, dtype="uint8", scale=255.0)
+        source = ImageFiles([str(f) for f in files], transform, (h, w), first_colour is not None, read_image)
+        return _streamed(name, transform, source, (3 if colour else 1) * h * w * 4)
+    return _image_dataset(name, np.stack(arrays), layout)  # (N, H, W) or (N, H, W, 3), uint8

@@ -30,7 +30,7 @@ from aegan.loop.distributed import Engine, make_optimizers
 from aegan.loop.divergence import DivergenceWatch
 from aegan.loop.run_folder import LossMeans
 from aegan.loop.state import Progress, save_state
-from aegan.loop.steps import BatchOrder, StepNoise
+from aegan.loop.steps import Batches, BatchOrder, StepNoise
 from aegan.loop.tricks import LoopTricks
 from aegan.metrics.feature_net import feature_network
 from aegan.models import build_model
@@ -72,8 +72,9 @@ def plan(cfg: Config, ds: data_lib.Dataset, fabric: Fabric, train_step: Callable
     if model.needs_feature_net:
         model.phi = feature_network(ds).to(fabric.device)
     nets, phases = dict(model.nets.items()), model.phases()
-    optimizers, x_train = make_optimizers(cfg, nets, phases, fabric), fabric.to_device(ds.train)
-    order = BatchOrder(len(ds.train), cfg.batch_size, cfg.seed, fabric.global_rank, fabric.world_size)
+    optimizers = make_optimizers(cfg, nets, phases, fabric)
+    batches = Batches(ds, BatchOrder(ds.n_train, cfg.batch_size, cfg.seed, fabric.global_rank, fabric.world_size),
+                      fabric.device, cfg.loader_workers)  # streamed data: the time to read it counts too
     z = model.prior(64 if ds.kind == "image" else 2000, "cpu", generator=torch.Generator().manual_seed(0))
     collapse = monitor.for_run(cfg, ds, model)
     # the loop's own step: step noise, Fabric's backward, the divergence watch, the loop tricks, the loss sums
@@ -85,10 +86,11 @@ def plan(cfg: Config, ds: data_lib.Dataset, fabric: Fabric, train_step: Callable
 
     def step(i: int) -> None:
         noise.start(i)
-        x = x_train[order.indices(i).to(x_train.device)]
+        x = batches(i)
         means.add(train_step(model, nets, phases, optimizers, x, i, cfg.optim.lr, engine, params, loop_tricks))
 
     step_s = seconds_per_step(step)
+    batches.close()
     with tempfile.TemporaryDirectory(prefix="aegan-budget-") as tmp:
         hook_s = _timed(lambda: picture(model, nets, z, ds.transform, ds.kind, ds.info().get("modes"),
                                         Path(tmp) / "p.png"))

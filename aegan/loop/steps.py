@@ -7,13 +7,16 @@ uninterrupted run would have seen, and N processes together see the global batch
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from aegan.config import Config
-from aegan.errors import ConfigError
+from aegan.data import Dataset
+from aegan.data.stream import collate
+from aegan.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from aegan.models import Model
@@ -96,3 +99,50 @@ class StepNoise:
             return self.model_prior(n, device, generator=generator)
         z = self.model_prior(n * self.world, "cpu", generator=self.generator)  # (world·n, latent_dim): global batch
         return z[self.rank * n:(self.rank + 1) * n].to(device)
+
+
+class Batches:
+    """This process's batch of any step: indexed from the training split in memory, or, for data larger than memory
+    (`ds.stream`, aegan.data.stream), read from disk by DataLoader worker processes a few batches ahead, in the same
+    order (`BatchOrder`), so both paths train bit for bit alike.
+
+    The stream runs from the step asked for: asking for any other step than the next (a rollback, a resumed run)
+    starts a new one from there. Pinned memory when the device is a GPU.
+    """
+
+    def __init__(self, ds: Dataset, order: BatchOrder, device: torch.device, workers: int = 1) -> None:
+        self.order, self.device, self.stream, self.workers = order, device, ds.stream, workers
+        self.memory = ds.train.to(device) if ds.stream is None else None
+        self._iterator: Iterator[torch.Tensor] | None = None
+        self._next = -1
+
+    def __call__(self, step: int) -> torch.Tensor:
+        if self.memory is not None:
+            return self.memory[self.order.indices(step).to(self.device)]
+        if step != self._next or self._iterator is None:
+            self._iterator = iter(torch.utils.data.DataLoader(
+                self.stream, batch_sampler=_StepIndices(self.order, step), collate_fn=collate,
+                num_workers=self.workers, pin_memory=self.device.type == "cuda",
+                prefetch_factor=4 if self.workers else None))
+        try:
+            x = next(self._iterator)
+        except DataError as e:  # raised in a worker: keep the one line that says which file and what to do
+            raise DataError(str(e).strip().splitlines()[-1].split("DataError: ", 1)[-1]) from None
+        self._next = step + 1
+        return x.to(self.device, non_blocking=True)
+
+    def close(self) -> None:
+        self._iterator = None  # the DataLoader's workers end with it
+
+
+class _StepIndices:
+    """The DataLoader's batch sampler: the indices of steps start, start + 1, ... (endless; the loop stops)."""
+
+    def __init__(self, order: BatchOrder, start: int) -> None:
+        self.order, self.start = order, start
+
+    def __iter__(self) -> Iterator[list[int]]:
+        step = self.start
+        while True:
+            yield self.order.indices(step).tolist()
+            step += 1
