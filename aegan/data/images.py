@@ -108,8 +108,8 @@ def _streamed(name: str, transform: Transform, source: ImageFiles | ArrayRows, e
     train_idx, test_idx = _holdout_split(len(source))
     keep = stream.keep_count(len(train_idx), example_bytes)
     kept = train_idx[torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(SPLIT_SEED))[:keep]]
-    return Dataset(name=name, kind="image", train=source.__getitems__(kept.sort().values.tolist()),
-                   test=source.__getitems__(test_idx.tolist()), transform=transform,
+    return Dataset(name=name, kind="image", train=stream.read_all(source, kept.sort().values.tolist()),
+                   test=stream.read_all(source, test_idx.tolist()), transform=transform,
                    stream=source.subset(train_idx.tolist()))
 
 

@@ -81,11 +81,12 @@ def to_model_images(transform: Transform, x: np.ndarray) -> torch.Tensor:
     x = np.ascontiguousarray(x)
     if not x.flags.writeable:  # e.g. np.frombuffer over idx bytes, a memory map; torch warns on read-only arrays
         x = x.copy()
-    t = torch.from_numpy(x).to(torch.float32, copy=True)
+    t = torch.from_numpy(x)
     if transform.layout == "NHW":
         t = t[:, None]
     elif transform.layout == "NHWC":
-        t = t.permute(0, 3, 1, 2).contiguous()
+        t = t.permute(0, 3, 1, 2).contiguous()  # before the conversion: a uint8 copy is a quarter of a float32 one
+    t = t.to(torch.float32, copy=True)
     return t.div_(transform.scale).mul_(2.0).sub_(1.0)  # x / scale * 2 - 1, as in Transform.to_model
 
 
@@ -148,6 +149,16 @@ class ArrayRows(torch.utils.data.Dataset):
 
     def subset(self, indices: Sequence[int]) -> ArrayRows:
         return ArrayRows(self.path, self.rows[np.asarray(indices)], self.transform, self.convert)
+
+
+def read_all(source: ImageFiles | ArrayRows, indices: Sequence[int], chunk_bytes: int = 8 * 2**20) -> torch.Tensor:
+    """The examples `indices` of `source` as one float32 tensor, read into it about `chunk_bytes` at a time."""
+    first = source.__getitems__(list(indices[:1]))
+    chunk = max(1, chunk_bytes // first[0].nbytes)
+    out = torch.empty((len(indices), *first.shape[1:]), dtype=first.dtype)
+    for start in range(0, len(indices), chunk):
+        out[start:start + chunk] = source.__getitems__(list(indices[start:start + chunk]))
+    return out
 
 
 def collate(batch: torch.Tensor) -> torch.Tensor:
