@@ -6,6 +6,7 @@ train and resume where the in-memory path is refused.
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -35,6 +36,12 @@ def _folder(path, n, side, colour=True, seed=0):
         a[y:y + side // 2, x:x + side // 2] = rng.integers(0, 256, 3 if colour else 1, dtype=np.uint8)
         Image.fromarray(a).save(path / f"{i:05d}.png")
     return path
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    """Decoded copies of the test folders go to the test's own cache, deleted with it."""
+    monkeypatch.setenv("AEGAN_CACHE", str(tmp_path / "cache"))
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +109,18 @@ def test_loader_choices_are_checked_before_anything_is_written(folder, tmp_path,
     assert not any((tmp_path / d).exists() for d in "abcde")
 
 
-def test_a_file_that_breaks_after_loading_stops_the_stream_with_one_line(tmp_path):
+def test_the_decoded_copy_is_reused_until_a_file_changes_and_a_broken_file_is_refused(tmp_path):
     images = _folder(tmp_path / "images", 40, 16)
-    ds = load(str(images), "stream")
-    (images / "00003.png").write_bytes(b"not a png any more")
-    order = BatchOrder(ds.n_train, 36, seed=0)  # one batch holds every training example
-    with pytest.raises(DataError, match=r"^cannot read image .*00003.png: .*replace or remove it$"):
-        Batches(ds, order, torch.device("cpu"), workers=1)(0)
+    first = load(str(images), "stream")
+    copies = list((tmp_path / "cache" / "decoded").glob("*.npy"))
+    assert len(copies) == 1 and load(str(images), "stream").stream.path == first.stream.path  # reused
+    Image.fromarray(np.full((16, 16, 3), 7, np.uint8)).save(images / "00003.png")  # a changed file: decoded again
+    changed = load(str(images), "stream")
+    assert changed.stream.path != first.stream.path and len(list((tmp_path / "cache" / "decoded").glob("*"))) == 2
+    (images / "00004.png").write_bytes(b"not a png any more")
+    with pytest.raises(DataError, match=r"^cannot read image .*00004.png: .*replace or remove it$"):
+        load(str(images), "stream")
+    assert len(list((tmp_path / "cache" / "decoded").glob("*"))) == 2  # no half-written copy left behind
 
 
 # A training process limited (RLIMIT_DATA) to what its imports take plus HEADROOM: the folder below takes more than
@@ -125,7 +137,8 @@ sys.exit(aegan.cli.main(sys.argv[1:]))
 
 
 def _limited(*args):
-    r = subprocess.run([sys.executable, "-c", LIMITED, *map(str, args)], capture_output=True, text=True, timeout=600)
+    r = subprocess.run([sys.executable, "-c", LIMITED, *map(str, args)], capture_output=True, text=True, timeout=600,
+                       env=os.environ.copy())  # with this test's AEGAN_CACHE
     limit = int(next(line.split()[1] for line in r.stderr.splitlines() if line.startswith("limit")))
     return r, limit
 
@@ -136,7 +149,7 @@ def test_a_folder_larger_than_the_memory_limit_streams_trains_and_resumes_exactl
              "net.width=8", "log_every=2", "sample_every=100", "checkpoint_every=3", "monitor.every=0"]
     r, limit = _limited(*train, "--steps", "3", "--out", tmp_path / "memory", "loader=memory")
     assert r.returncode == 2 and "stream it" in r.stderr and not (tmp_path / "memory").exists()
-    assert 6300 * 3 * 128 * 128 * 4 > limit  # the training split alone would not fit under the limit
+    assert limit < 6300 * 3 * 128 * 128 * 4  # the training split alone would not fit under the limit
     for steps, out in ((6, "full"), (3, "cut")):
         r, _ = _limited(*train, "--steps", steps, "--out", tmp_path / out)
         assert r.returncode == 0, r.stderr

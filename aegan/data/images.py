@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import functools
 import gzip
+import json
 import os
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,7 @@ import torch
 
 from aegan.data import stream
 from aegan.data.base import Dataset, Transform
-from aegan.data.stream import ArrayRows, ImageFiles, to_model_images
+from aegan.data.stream import ArrayRows, to_model_images
 from aegan.errors import DataError
 
 SPLIT_SEED = 1_797  # fixed train/test permutations, independent of any training seed
@@ -102,7 +104,7 @@ def _image_dataset(name: str, x: np.ndarray, layout: str, labels: np.ndarray | N
         labels_test=None if y is None else y[test_idx])
 
 
-def _streamed(name: str, transform: Transform, source: ImageFiles | ArrayRows, example_bytes: int) -> Dataset:
+def _streamed(name: str, transform: Transform, source: ArrayRows, example_bytes: int) -> Dataset:
     """Images read on demand (aegan.data.stream) -> Dataset whose `stream` is the training split; the held-out split
     and a fixed random sample of the training split (`stream.keep_count`) are read now and kept in memory."""
     train_idx, test_idx = _holdout_split(len(source))
@@ -407,7 +409,7 @@ def _stream_npy(path: Path, name: str, loader: str) -> Dataset | None:
         if loader == "stream":
             raise DataError(f"{name} holds vectors (shape {x.shape}); only images stream: use loader=memory")
         return None
-    shape = {"NHW": (1, *x.shape[1:]), "NCHW": x.shape[1:], "NHWC": (x.shape[3], *x.shape[1:3])}[layout]
+    shape = (1, *x.shape[1:]) if layout == "NHW" else x.shape[1:] if layout == "NCHW" else (x.shape[3], *x.shape[1:3])
     if not stream.choose(loader, _train_bytes(len(x), shape), name):
         return None
     if min(shape[1:]) < MIN_IMAGE_SIDE:
@@ -457,13 +459,6 @@ def _open_image(path: Path, decode: bool = True) -> tuple[np.ndarray | None, tup
                     f"grayscale or RGB")
 
 
-def read_image(path: Path) -> tuple[np.ndarray, bool]:
-    """One PNG/JPEG -> (uint8 (H, W) or (H, W, 3), is_colour); DataError if Pillow cannot read it."""
-    a, _, colour = _open_image(path)
-    assert a is not None
-    return a, colour
-
-
 def from_folder(path: str | os.PathLike[str], loader: str = "auto") -> Dataset:
     """A folder of same-size PNG/JPEG images (not searched recursively) -> Dataset; name = the path.
 
@@ -472,8 +467,10 @@ def from_folder(path: str | os.PathLike[str], loader: str = "auto") -> Dataset:
     each), never converted, because either conversion changes what the model learns (grayscale copied into three
     equal channels, or colour thrown away) and samples would come back in a layout the user never gave.
     Images are never resized either: a folder of different sizes is refused, naming two of them.
-    loader: "memory" decodes every image now; "stream" checks every file's header now and reads the training
-    split batch by batch while training (aegan.data.stream); "auto" streams what would not fit comfortably.
+    loader: "memory" decodes every image into memory; "stream" decodes (and checks) every image once into a uint8
+    copy in $AEGAN_CACHE/decoded/, reused while the files are unchanged, and reads the training split from it batch by
+    batch while training (aegan.data.stream): decoding PNG files every epoch would cost a 2-core machine a third of
+    its training speed; "auto" streams what would not fit comfortably in memory.
     """
     folder = Path(path)
     name = str(path)
@@ -487,15 +484,34 @@ def from_folder(path: str | os.PathLike[str], loader: str = "auto") -> Dataset:
     if h < MIN_IMAGE_SIDE or w < MIN_IMAGE_SIDE:
         raise DataError(f"the images in {name} are {w}x{h}, smaller than the {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} "
                         f"minimum: use larger images")
-    streamed = stream.choose(loader, _train_bytes(len(files), (3 if colour else 1, h, w)), name)
-    arrays: list[np.ndarray] = []
+    layout = "NHWC" if colour else "NHW"
+    if not stream.choose(loader, _train_bytes(len(files), (3 if colour else 1, h, w)), name):
+        return _image_dataset(name, np.stack(list(_checked_images(name, files))), layout)  # (N, H, W[, 3]) uint8
+    shape = (len(files), h, w, 3) if colour else (len(files), h, w)
+    stats = [(f.name, *(lambda st: (st.st_size, st.st_mtime_ns))(f.stat())) for f in files]
+    key = json.dumps(["aegan-decoded-folder-1", str(folder.resolve()), shape, stats])
+
+    def fill(out: np.ndarray) -> None:  # every image decoded and checked once, into the memory-mapped copy
+        for i, a in enumerate(_checked_images(name, files)):
+            out[i] = a
+
+    copy = stream.decoded_copy(key, shape, fill, name)
+    transform = Transform(kind="image", layout=layout, dtype="uint8", scale=255.0)
+    source = ArrayRows(str(copy), np.arange(len(files)), transform, functools.partial(_as_image_array, name=name))
+    return _streamed(name, transform, source, shape[1] * shape[2] * (3 if colour else 1) * 4)
+
+
+def _checked_images(name: str, files: list[Path]) -> Iterator[np.ndarray]:
+    """The folder's images decoded in order, each checked against the first: same size, all grayscale or all colour."""
     first_gray: Path | None = None
     first_colour: Path | None = None
+    size0: tuple[int, int] | None = None
     for f in files:
-        a, size, colour = _open_image(f, decode=not streamed)
-        if size != (h, w):
-            raise DataError(f"images in {name} differ in size: {files[0].name} is {w}x{h} but {f.name} is "
-                            f"{size[1]}x{size[0]}: resize them all to one size")
+        a, size, colour = _open_image(f)
+        size0 = size0 or size
+        if size != size0:
+            raise DataError(f"images in {name} differ in size: {files[0].name} is {size0[1]}x{size0[0]} but "
+                            f"{f.name} is {size[1]}x{size[0]}: resize them all to one size")
         if colour:
             first_colour = first_colour or f
         else:
@@ -503,11 +519,5 @@ def from_folder(path: str | os.PathLike[str], loader: str = "auto") -> Dataset:
         if first_gray is not None and first_colour is not None:
             raise DataError(f"{name} mixes grayscale and colour images ({first_gray.name} is grayscale, "
                             f"{first_colour.name} is colour): convert them all to RGB, or all to grayscale")
-        if a is not None:
-            arrays.append(a)
-    layout = "NHWC" if first_colour is not None else "NHW"
-    if streamed:
-        transform = Transform(kind="image", layout=layout, dtype="uint8", scale=255.0)
-        source = ImageFiles([str(f) for f in files], transform, (h, w), first_colour is not None, read_image)
-        return _streamed(name, transform, source, (3 if colour else 1) * h * w * 4)
-    return _image_dataset(name, np.stack(arrays), layout)  # (N, H, W) or (N, H, W, 3), uint8
+        assert a is not None
+        yield a

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -45,6 +44,7 @@ from filelock import FileLock, Timeout
 from torch import nn
 
 from aegan.data.base import Dataset
+from aegan.data.stream import cache_root
 from aegan.errors import AeganError, CheckpointError, DataError
 from aegan.records import read_record, write_record
 
@@ -54,13 +54,6 @@ FEATURES = 128  # width of the evaluator's feature layer
 BATCH = 128
 LR = 1e-3
 MAX_SHIFT = 0  # random translation of the classifier's training batches, in pixels; 0 = no augmentation
-
-
-def cache_root() -> Path:
-    """$AEGAN_CACHE, else $XDG_CACHE_HOME/aegan, else ~/.cache/aegan."""
-    if os.environ.get("AEGAN_CACHE"):
-        return Path(os.environ["AEGAN_CACHE"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aegan"
 
 
 @dataclass(frozen=True)
