@@ -157,3 +157,24 @@ def test_a_folder_larger_than_the_memory_limit_streams_trains_and_resumes_exactl
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "cut" / "data.json").read_text())["loader"] == "stream"  # chosen by auto
     assert_same_weights(tmp_path / "full", tmp_path / "cut")
+
+
+def test_the_readme_snippet_runs(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    marker = "<!-- snippet: data larger than memory (run by tests/test_stream.py) -->"
+    code = readme.split(marker, 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    run = aegan.load(tmp_path / "runs" / "big")
+    assert run.config.loader == "stream" and run.step == 20 and run.info["n_train"] == 2700
+
+
+def test_processes_streaming_their_shares_see_the_global_batch_of_one(folder):
+    ds = load(str(folder), "stream")
+    one = Batches(ds, BatchOrder(ds.n_train, 16, seed=7), torch.device("cpu"), workers=0)
+    shares = [Batches(ds, BatchOrder(ds.n_train, 16, seed=7, rank=r, world=2), torch.device("cpu"), workers=1)
+              for r in (0, 1)]
+    for step in range(8):
+        assert torch.equal(torch.cat([s(step) for s in shares]), one(step))
