@@ -26,7 +26,7 @@ from aegan import data as data_lib
 from aegan.config import Config, read_yaml, set_value
 from aegan.data.objects import PREFIX, is_object_name
 from aegan.errors import AeganError, CheckpointError, DataError
-from aegan.loop import budget
+from aegan.loop import budget, distributed
 from aegan.loop.configure import make_config
 from aegan.loop.distributed import Engine, average_gradients, make_optimizers, on_rank_zero, start_fabric
 from aegan.loop.hooks import Loop, budget_spent, flush_log, rollback, save, watch_collapse
@@ -60,6 +60,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
     if model.needs_feature_net:  # perceptual reconstruction in a separate, cached network (never the evaluator)
         model.phi = feature_network(ds).to(fabric.device)
     nets, phases = dict(model.nets.items()), model.phases()
+    distributed.broadcast_weights(nets, fabric.world_size)  # the user's own modules start alike in every process
     optimizers = make_optimizers(cfg, nets, phases, fabric)
     loop_tricks, rank0 = LoopTricks(cfg, model, nets), fabric.is_global_zero
     state = checkpoint.latest(out / "checkpoints") if resume else None

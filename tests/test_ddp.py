@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,73 @@ def test_two_processes_match_one_process(tmp_path):
         losses = [k for k in ra if k.startswith("loss/")]
         assert ra["step"] == rb["step"] and losses
         assert [rb[k] for k in losses] == pytest.approx([ra[k] for k in losses], rel=1e-5)  # global-batch means
+
+
+OWN_NETS_SCRIPT = """
+import os
+import sys
+
+import torch
+from torch import nn
+
+import aegan
+
+
+class G(nn.Module):  # codes (n, 8) -> images (n, 3, 16, 16); no batch norm, so 2 processes can equal 1
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(8, 64), nn.LeakyReLU(0.2), nn.Linear(64, 3 * 16 * 16), nn.Tanh())
+
+    def forward(self, z):
+        return self.body(z).view(-1, 3, 16, 16)
+
+
+class D(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+folder, out, devices = sys.argv[1:4]
+# rank 1 draws other initial weights than rank 0 (and the 1-process run): aegan must hand it rank 0's
+torch.manual_seed(int(os.environ.get("LOCAL_RANK", 0)))
+g, d = G(), D()
+aegan.train("gan", data=folder, steps=12, out=out, seed=3, batch_size=16, nets={"G": g, "D": d},
+            overrides={"progress": False, "net.latent_dim": 8, "loader": "stream", "log_every": 4,
+                       "checkpoint_every": 12, "sample_every": 12, "monitor.every": 0,
+                       "fabric.devices": int(devices), "fabric.strategy": "ddp" if devices == "2" else "auto"})
+"""
+
+
+def test_two_processes_streaming_a_folder_with_own_networks_match_one_process(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(100):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    script = tmp_path / "own.py"
+    script.write_text(OWN_NETS_SCRIPT)
+    env = {**ddp_env(), "AEGAN_CACHE": str(tmp_path / "cache")}
+    runs = {n: subprocess.Popen([sys.executable, str(script), str(folder), str(tmp_path / str(n)), str(n)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                                start_new_session=True) for n in (1, 2)}
+    try:
+        errors = {n: p.communicate(timeout=300)[1] for n, p in runs.items()}
+    finally:
+        for p in runs.values():
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+    assert all(p.returncode == 0 for p in runs.values()), errors
+    assert "Starting with 2 processes" in errors[2]
+    assert json.loads((tmp_path / "2" / "data.json").read_text())["loader"] == "stream"
+    a, b = final_weights(tmp_path / "1"), final_weights(tmp_path / "2")
+    assert a.keys() == b.keys()
+    worst = max((a[k] - b[k]).abs().max().item() for k in a)
+    assert worst < TOLERANCE, f"max |weight difference| {worst:.3g}"

@@ -84,6 +84,16 @@ def average_gradients(params: Sequence[torch.Tensor], world: int) -> None:
         offset += g.numel()
 
 
+def broadcast_weights(nets: dict[str, torch.nn.Module], world: int) -> None:
+    """Every process takes rank 0's initial weights and buffers. aegan's own networks are built alike everywhere
+    (seeded), but a user's own modules (`nets=`) were made before any seed: without this, the processes would
+    start from different weights and, averaging gradients only, never agree."""
+    if world > 1:
+        for net in nets.values():
+            for t in [*net.parameters(), *net.buffers()]:
+                torch.distributed.broadcast(t.data, src=0)
+
+
 def mean_over_processes(values: torch.Tensor, world: int) -> torch.Tensor:
     """The mean of `values` over the processes (each holds its own share's means), in place; as is for one."""
     if world > 1:
