@@ -279,6 +279,25 @@ MAX_REFERENCE = 10_000  # training examples a run trained on a Python object kee
 REFERENCE = "reference"
 
 
+def data_to_resume(run_dir: Path, cfg: Config, data: Any = None):
+    """The data `run_dir` trained on, loaded again as it was (`cfg.loader`): by name, or the Python object `data`,
+    checked against data.json (its SHA-256 for an object, its shape for a name or path) -> aegan.data.Dataset."""
+    from aegan import data as data_lib
+    from aegan.data.objects import PREFIX, is_object_name
+
+    stored = json.loads((run_dir / "data.json").read_text()) if (run_dir / "data.json").is_file() else None
+    if data is not None and not is_object_name(cfg.data):
+        raise DataError(f"{run_dir} was trained on {cfg.data}, which it reloads itself: resume it without data=")
+    ds = data_lib.load(cfg.data if data is None else data, cfg.loader)
+    if ds.digest is not None and ds.digest != (stored or {}).get("digest"):
+        raise DataError(f"this is not the data {run_dir} was trained on ({cfg.data[len(PREFIX):]}; its SHA-256 "
+                        f"differs): resume with the same object")
+    if stored is not None and list(stored.get("shape", [])) != list(ds.shape):
+        raise CheckpointError(f"data {cfg.data} now has shape {list(ds.shape)}, but {run_dir} was trained on "
+                              f"{stored.get('shape')}: restore the original data to resume")
+    return ds
+
+
 def write_reference(out: Path, ds: Any, seed: int) -> None:
     """Keep what sampling-free work needs of data handed over as a Python object, which the run cannot reload: the
     held-out split and up to 10,000 training examples (a random subset fixed by `seed`), with their labels, in

@@ -12,7 +12,6 @@ and the gradient mean (distributed), the run folder and its log (run_folder), ch
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,20 +23,19 @@ from lightning_fabric import Fabric
 from aegan import checkpoint, monitor
 from aegan import data as data_lib
 from aegan.config import Config, read_yaml, set_value
-from aegan.data.objects import PREFIX, is_object_name
-from aegan.errors import AeganError, CheckpointError, DataError
+from aegan.errors import AeganError, CheckpointError
 from aegan.loop import budget, distributed
 from aegan.loop.configure import make_config
 from aegan.loop.distributed import Engine, average_gradients, make_optimizers, on_rank_zero, start_fabric
 from aegan.loop.hooks import Loop, budget_spent, flush_log, rollback, save, watch_collapse
-from aegan.loop.run_folder import RunLog, prepare_out
+from aegan.loop.run_folder import RunLog, prepare_out, write_records
 from aegan.loop.state import Progress, restore_state
 from aegan.loop.steps import Batches, BatchOrder, StepNoise, lr_at
 from aegan.loop.tricks import LoopTricks
 from aegan.metrics.feature_net import feature_network
 from aegan.models import Model, Phase, build_model
 from aegan.plots import picture
-from aegan.run import Run, check_nets_record, write_nets_record, write_reference
+from aegan.run import Run, check_nets_record, data_to_resume
 
 PICTURE_SEED = 1_234_567  # fixed z for sample pictures: the same points over time, no draw from the training RNG
 
@@ -70,12 +68,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
               f"({progress.elapsed_s / 60:.1f} min of training); nothing to do")
         return Run.load(out)
     if rank0:
-        checkpoint.atomic_write_text(out / "config.yaml", cfg.to_yaml())
-        checkpoint.atomic_write_text(out / "data.json", json.dumps(ds.info()))
-        if ds.digest is not None and not resume:  # a Python object: keep what evaluation needs of it
-            write_reference(out, ds, cfg.seed)
-        if own_nets and not resume:
-            write_nets_record(out, own_nets)
+        write_records(out, cfg, ds, resume, own_nets)
     bar = tqdm(total=cfg.steps, initial=progress.step, disable=None if (cfg.progress and rank0) else True,
                desc=f"{cfg.model} on {cfg.data}", unit="step", dynamic_ncols=True)
     loop = Loop(cfg, ds, out, fabric, model, nets, phases, optimizers, loop_tricks, progress,
@@ -87,7 +80,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
     batches = Batches(ds, order, fabric.device, cfg.loader_workers)
     if ds.stream is not None and rank0:
         print(f"aegan: streaming the {ds.n_train:,} training examples of {cfg.data} from disk "
-              f"({cfg.loader_workers} loader workers; {len(ds.train):,} kept in memory for evaluation)")
+              f"(loader workers: {cfg.loader_workers}; {len(ds.train):,} kept in memory for evaluation)")
     z_picture = model.prior(64 if ds.kind == "image" else 2000, "cpu",
                             generator=torch.Generator().manual_seed(PICTURE_SEED + cfg.seed))
     modes = ds.info().get("modes")  # centres for the scatter pictures, computed once
@@ -244,16 +237,7 @@ def resume(run_dir: str | Path, steps: int | None = None, minutes: float | None 
         cfg.step_seconds = cfg.step_seconds or round(budget.measured_step_seconds(run_dir), 6)
         cfg.steps = budget.budget_steps(cfg.minutes, cfg.step_seconds, steps)
     cfg.validate()
-    stored = json.loads((run_dir / "data.json").read_text()) if (run_dir / "data.json").is_file() else None
-    if data is not None and not is_object_name(cfg.data):
-        raise DataError(f"{run_dir} was trained on {cfg.data}, which it reloads itself: resume it without data=")
-    ds = data_lib.load(cfg.data if data is None else data, cfg.loader)
-    if ds.digest is not None and ds.digest != (stored or {}).get("digest"):
-        raise DataError(f"this is not the data {run_dir} was trained on ({cfg.data[len(PREFIX):]}; its SHA-256 "
-                        f"differs): resume with the same object")
-    if stored is not None and list(stored.get("shape", [])) != list(ds.shape):
-        raise CheckpointError(f"data {cfg.data} now has shape {list(ds.shape)}, but {run_dir} was trained on "
-                              f"{stored.get('shape')}: restore the original data to resume")
+    ds = data_to_resume(run_dir, cfg, data)
     check_nets_record(run_dir, nets)
     return fit(cfg, ds, run_dir, resume=True, own_nets=nets)
 

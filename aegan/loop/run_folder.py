@@ -14,6 +14,18 @@ from aegan.config import Config
 from aegan.data.objects import is_object_name
 from aegan.errors import AeganError
 from aegan.loop.distributed import mean_over_processes
+from aegan.run import write_nets_record, write_reference
+
+
+def write_records(out: Path, cfg: Config, ds: Any, resume: bool, own_nets: dict[str, torch.nn.Module] | None) -> None:
+    """What a run folder says about the run besides its checkpoints: config.yaml, data.json, and for a new run the
+    reference examples of a Python object (RUN/data/) and the names of the user's own networks (nets.json)."""
+    checkpoint.atomic_write_text(out / "config.yaml", cfg.to_yaml())
+    checkpoint.atomic_write_text(out / "data.json", json.dumps(ds.info()))
+    if ds.digest is not None and not resume:  # a Python object: keep what evaluation needs of it
+        write_reference(out, ds, cfg.seed)
+    if own_nets and not resume:
+        write_nets_record(out, own_nets)
 
 
 def prepare_out(out: str | Path | None, cfg: Config, overwrite: bool) -> Path:
