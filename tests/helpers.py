@@ -52,3 +52,13 @@ def kill_after_checkpoint(cmd: list[str], run_dir: Path, step: int, timeout: flo
     newest = max(checkpoint_steps(run_dir), default=-1)
     assert newest >= step, f"no checkpoint at step {step} within {timeout} s"
     return newest
+
+
+def run_readme_snippet(name: str, folder: Path, monkeypatch) -> None:
+    """Run the README's python block after `<!-- snippet: NAME (run by ...) -->` in `folder`, as a user would."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    marker = f"<!-- snippet: {name} "
+    assert marker in readme, name
+    code = readme.split(marker, 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(folder)
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})

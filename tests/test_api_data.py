@@ -16,6 +16,8 @@ from aegan.cli import main
 from aegan.data import from_array
 from aegan.data.objects import from_object
 
+from helpers import run_readme_snippet
+
 RNG = np.random.default_rng(0)
 POINTS = RNG.normal(size=(600, 3)).astype(np.float32)
 IMAGES = RNG.integers(0, 256, size=(300, 8, 8)).astype(np.uint8)
@@ -101,13 +103,6 @@ def test_uint8_images_are_kept_as_uint8_and_read_back_bit_for_bit(tmp_path, tiny
 
 
 def test_the_readme_snippet_runs(tmp_path, monkeypatch):
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    marker = "<!-- snippet: data objects (run by tests/test_api_data.py) -->"
-    assert marker in readme
-    code = readme.split(marker, 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
-    monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    run_readme_snippet("data objects", tmp_path, monkeypatch)
     assert aegan.load(tmp_path / "runs" / "mine").step == 150
     assert (tmp_path / "runs" / "rings" / "data" / "reference.json").is_file()

@@ -11,6 +11,8 @@ from torch import nn
 import aegan
 from aegan.checkpoint import latest
 
+from helpers import run_readme_snippet
+
 
 class MyG(nn.Module):
     """Codes (n, 8) -> points (n, 2), with a layer aegan's own G does not have (a learned output scale)."""
@@ -88,11 +90,5 @@ def test_networks_of_the_wrong_shape_are_refused_with_one_line(tmp_path, tiny, m
 
 
 def test_the_readme_snippet_runs(tmp_path, monkeypatch):
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    marker = "<!-- snippet: own networks (run by tests/test_own_nets.py) -->"
-    code = readme.split(marker, 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
-    monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    run_readme_snippet("own networks", tmp_path, monkeypatch)
     assert (tmp_path / "runs" / "own" / "nets.json").read_text().startswith('{"G": "readme.MyGenerator"}')

@@ -20,7 +20,7 @@ from aegan.data import load, stream
 from aegan.errors import ConfigError, DataError
 from aegan.loop.steps import Batches, BatchOrder
 
-from helpers import assert_same_weights
+from helpers import assert_same_weights, run_readme_snippet
 
 SMALL = {"progress": False, "net.width": 8, "log_every": 2, "sample_every": 100, "checkpoint_every": 4,
          "monitor.every": 0}
@@ -160,13 +160,7 @@ def test_a_folder_larger_than_the_memory_limit_streams_trains_and_resumes_exactl
 
 
 def test_the_readme_snippet_runs(tmp_path, monkeypatch):
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    marker = "<!-- snippet: data larger than memory (run by tests/test_stream.py) -->"
-    code = readme.split(marker, 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
-    monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    run_readme_snippet("data larger than memory", tmp_path, monkeypatch)
     run = aegan.load(tmp_path / "runs" / "big")
     assert run.config.loader == "stream" and run.step == 20 and run.info["n_train"] == 2700
 
