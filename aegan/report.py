@@ -556,7 +556,7 @@ def bench_section(path: Path) -> str:
     if problem or not isinstance(rows, list) or not rows:
         return ""
     try:
-        table = _table(SUMMARY_HEADER, summary_rows(rows), numeric_from=2)
+        table = _table(SUMMARY_HEADER, summary_rows(rows), numeric_from=3)
     except (KeyError, TypeError, ValueError):
         return _note("results.json is not an aegan bench result; its summary is left out.")
     return f"<h2>Benchmark: mean ± std over seeds</h2>{table}"

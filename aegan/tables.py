@@ -14,8 +14,9 @@ from typing import Any
 
 MISSING = "—"  # shown for a value a row does not have
 
-# `aegan bench`'s summary: one row per (variant, data set), mean ± std over seeds.
-SUMMARY_HEADER = ["variant", "data", "seeds", "modes covered", "high-quality fraction", "kl_modes", "train s"]
+# `aegan bench`'s summary: one row per (variant, data set, sampler), mean ± std over seeds.
+SUMMARY_HEADER = ["variant", "data", "sampler", "seeds", "modes covered", "high-quality fraction", "kl_modes",
+                  "train s"]
 
 __all__ = ["MISSING", "SUMMARY_HEADER", "fmt", "is_number", "markdown_table", "mean_sd_table", "summary_rows",
            "summary_table", "text_table"]
@@ -68,15 +69,17 @@ def _mean_sd(values: list[float], spec: str) -> str:
 
 
 def summary_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
-    """One row of SUMMARY_HEADER cells per (variant, data set) of `aegan bench` results: mean ± std over seeds."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    """One row of SUMMARY_HEADER cells per (variant, data set, sampler) of `aegan bench` results: mean ± std over
+    seeds."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r["variant"], r["data"]), []).append(r)
+        groups.setdefault((r["variant"], r["data"], fmt(r.get("sampler"))), []).append(r)
     out = []
-    for (variant, dataset), rs in groups.items():
+    for (variant, dataset, sampler), rs in groups.items():
         col = {key: [float(r[key]) for r in rs] for key in ("modes_covered", "high_quality_fraction", "kl_modes",
                                                              "train_s")}
-        out.append([variant, dataset, str(len(rs)), f"{_mean_sd(col['modes_covered'], '.1f')} / {rs[0]['modes_total']}",
+        out.append([variant, dataset, sampler, str(len(rs)),
+                    f"{_mean_sd(col['modes_covered'], '.1f')} / {rs[0]['modes_total']}",
                     _mean_sd(col["high_quality_fraction"], ".3f"), _mean_sd(col["kl_modes"], ".4f"),
                     _mean_sd(col["train_s"], ".0f")])
     return out
@@ -99,5 +102,5 @@ def mean_sd_table(rows: list[dict[str, Any]], by: Sequence[str], keys: Sequence[
 
 
 def summary_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: mean ± std over seeds of each variant on each data set."""
+    """Markdown: mean ± std over seeds of each variant on each data set through each sampler."""
     return markdown_table(SUMMARY_HEADER, summary_rows(rows))

@@ -18,19 +18,31 @@ def test_tricks_suite_has_each_trick_alone_all_together_and_alphagan():
 
 
 def test_modes_suite_takes_a_model_with_a_trick_such_as_the_unrolled_gan():
-    chosen = variants("modes", ["gan", "gan+unroll", "bigan", "veegan+pack"])
+    chosen = variants("modes", ["gan", "gan+unroll", "aae", "veegan+pack"])
     assert chosen == [("gan", "gan", {}, 3000), ("gan+unroll", "gan", {"tricks.unroll": 5}, 3000),
-                      ("bigan", "bigan", {}, None), ("veegan+pack", "veegan", {"tricks.pack": 4}, None)]
+                      ("aae", "aae", {}, None), ("veegan+pack", "veegan", {"tricks.pack": 4}, None)]
     assert ("gan+unroll", "gan", {"tricks.unroll": 5}, 3000) in variants("tricks", None)
     with pytest.raises(AeganError, match="unknown trick 'unrol' in 'gan\\+unrol'"):
         variants("modes", ["gan+unrol"])
+
+
+def test_the_published_methods_run_at_their_stated_settings():
+    """bigan and veegan in the modes suite: VEEGAN's released 2-D networks, optimiser, batch and Gaussian
+    reconstructor (ALI's runs share them), λ = 0.5 from its unit-variance Gaussian likelihood."""
+    (_, _, veegan, steps), (_, _, bigan, _) = variants("modes", ["veegan", "bigan"])
+    assert veegan["net.latent_dim"] == 254 and veegan["net.d_depth"] == 1 and veegan["batch_size"] == 500
+    assert veegan["model_args.noise"] == 1.0 and veegan["model_args.lam"] == 0.5 and steps == 20_000
+    assert "model_args.lam" not in bigan and bigan["model_args.noise"] == 1.0
 
 
 def test_summary_table_means_over_seeds():
     rows = [{"variant": "aae", "data": "grid25", "modes_total": 25, "modes_covered": c, "high_quality_fraction": h,
              "kl_modes": 0.01, "train_s": 40} for c, h in [(25, 0.98), (24, 0.96)]]
     table = summary_table(rows)
-    assert "| aae | grid25 | 2 | 24.5 ± 0.7 / 25 | 0.970 ± 0.014 |" in table
+    assert "| aae | grid25 | — | 2 | 24.5 ± 0.7 / 25 | 0.970 ± 0.014 |" in table
+    table = summary_table([{**r, "sampler": s} for r, s in zip(rows, ("prior", "gmm"), strict=True)])
+    assert "| aae | grid25 | prior | 1 | 25.0 ± 0.0 / 25 | 0.980 ± 0.000 |" in table
+    assert "| aae | grid25 | gmm | 1 | 24.0 ± 0.0 / 25 | 0.960 ± 0.000 |" in table
 
 
 def test_unknown_suite():

@@ -80,6 +80,44 @@ def test_shapes_with_the_joint_discriminator(name, kind, pack):
         D(x, z[:4])
 
 
+@pytest.mark.parametrize("name", [*NEW, "gan"])
+def test_net_d_depth_sets_the_discriminators_hidden_layers_only(name):
+    """net.d_depth = 1 (the papers' one-hidden-layer D): D has one hidden layer, G and the encoder keep net.depth;
+    the joint D's head then reads the two joined branches (2·width features) and minibatch discrimination fits."""
+    cfg = Config(model=name)
+    cfg.net.width, cfg.net.depth, cfg.net.d_depth, cfg.net.latent_dim, cfg.batch_size = 8, 3, 1, 3, 6
+    cfg.tricks.minibatch_discrimination, cfg.tricks.minibatch_kernels = True, 3
+    model = models.build_model(cfg, (2,))
+    D, x, z = model.nets["D"], data("vector"), model.prior(6)
+    if name == "gan":
+        assert sum(isinstance(m, torch.nn.Linear) for m in D.body) == 1 and D(x).shape == (6, 1)
+    else:
+        assert len(D.body) == 0 and D.features(x, z).shape == (6, 16) and D(x, z).shape == (6, 1)
+    g_linears = [m for m in model.nets["G"].modules() if isinstance(m, torch.nn.Linear)]
+    assert len(g_linears) == 4  # net.depth = 3 hidden layers and the output layer
+    cfg.net.d_depth = -1
+    with pytest.raises(ConfigError, match="d_depth"):
+        cfg.validate()
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_model_args_noise_draws_the_real_pairs_codes_around_the_encoders_mean(name):
+    """model_args.noise=σ: D's real pair takes z ~ N(E(x), σ²I) (VEEGAN's released Gaussian reconstructor); encode()
+    stays the mean, and the draw is reparameterised, so the encoder still gets D's gradient."""
+    model = build(name, latent=400)
+    model.arg["noise"] = 0.5
+    x = data("vector")
+    s = model.begin_step(x)
+    _, z_real = pairs(name, s)[0]
+    residual = (z_real - model.encode(x)).detach()
+    assert residual.std().item() == pytest.approx(0.5, rel=0.05) and abs(residual.mean().item()) < 0.03
+    assert z_real.requires_grad
+    model.arg["noise"] = 0.0
+    assert torch.equal(pairs(name, model.begin_step(x))[0][1], model.encode(x))
+    with pytest.raises(ConfigError, match="noise"):
+        type(model).check_args({"noise": -1.0})
+
+
 @pytest.mark.parametrize("name", NEW)
 @pytest.mark.parametrize("kind", list(SHAPES))
 def test_each_phase_updates_exactly_its_networks_with_the_d_tricks_on(name, kind):

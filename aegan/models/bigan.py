@@ -19,7 +19,9 @@ V itself to E and G, log σ(D(x, ẑ)) + log(1 − σ(D(x', z))) (BiGAN §3). Bo
 the same weights; here, as in every model of the family, phase EG sees D as phase D just updated it. One Adam over E
 and G together is two Adams, one per network, on the same loss.
 
-E is deterministic, as BiGAN's; ALI's encoder may add noise (z = μ(x) + σ(x)⊙ε). The prior is N(0, I) (ALI; BiGAN's
+E is deterministic by default, as BiGAN's; ALI's encoder adds noise (z = μ(x) + σ(x)⊙ε): model_args.noise=σ draws
+the encoder pairs' codes from N(E(x), σ²I) with a fixed σ, as the Gaussian reconstructor of VEEGAN's released 2-D code
+that its ALI runs share (aegan.models.veegan); the samplers fit the means E(x). The prior is N(0, I) (ALI; BiGAN's
 is uniform on [−1, 1]). tricks.label_smoothing acts on D's real class, the encoder pairs; tricks.feature_matching
 compares D's joint features of the generator pairs (x', z) with those of the encoder pairs (x, ẑ), and replaces
 (feature_matching_only) G's term only: E keeps its adversarial term; tricks.r1 penalises ∇ of D over the whole real
@@ -56,7 +58,8 @@ class JointD(nn.Module):
     """Joint discriminator (x, z) -> logit: x (N, *shape) and z (N, latent_dim) -> (N, 1), or (N/k, 1) packed.
 
     Vectors: x -> Linear -> LeakyReLU and z -> Linear -> LeakyReLU, concatenated, then `depth − 1` hidden layers of
-    `width` (at least one) and a linear head, `depth` hidden layers along each path as in the GAN's D. Images: a DCGAN
+    `width` and a linear head: `depth` hidden layers along each path as in the GAN's D (depth 1: the head reads the
+    joined branches, one hidden layer of 2·width whose weights keep x and z apart). Images: a DCGAN
     conv branch for x (aegan.nets.ConvEncoder, to 4·width features) and a two-layer MLP for z, concatenated, then one
     hidden layer and the head, as BiGAN's and ALI's joint discriminators join their D_x and D_z before D_xz.
     `features(x, z)` is the joined representation before the head (feature matching; minibatch discrimination goes
@@ -72,7 +75,7 @@ class JointD(nn.Module):
             joint = width
             self.x_branch = nn.Sequential(nn.Linear(x_shape[0], joint), nn.LeakyReLU(0.2))
             self.z_branch = nn.Sequential(nn.Linear(z_dim, joint), nn.LeakyReLU(0.2))
-            hidden = max(depth - 1, 1)
+            hidden = depth - 1  # the branches are the first hidden layer
         else:
             joint = 4 * width
             self.x_branch = nn.Sequential(ConvEncoder(x_shape, joint, width), nn.LeakyReLU(0.2))
@@ -85,7 +88,7 @@ class JointD(nn.Module):
             layers += [nn.Linear(d, joint), nn.LeakyReLU(0.2)]
             d = joint
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(joint, 1)
+        self.head = nn.Linear(d, 1)
 
     def pack(self, t: torch.Tensor) -> torch.Tensor:
         """(N, ...) -> (N/k, k·...): samples g·k .. g·k + k − 1 side by side in row g (as aegan.tricks.Pack)."""
@@ -101,17 +104,17 @@ class JointD(nn.Module):
         if self.k > 1:
             x, z = self.pack(x), self.pack(z)
         h = torch.cat([self.x_branch(x), self.z_branch(z)], dim=1)  # [D_x(x), D_z(z)]: (N, 2·joint)
-        return self.body(h)  # (N, joint)
+        return self.body(h)  # (N, joint), or (N, 2·joint) at depth 1
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x, z))  # (N, 1)
 
 
 def build_joint_D(model: Model, width: int, depth: int) -> JointD:
-    """The joint D of `model`, with tricks.pack, tricks.minibatch_discrimination and tricks.spectral_norm as for a
-    data D (Model.build_D)."""
+    """The joint D of `model`, with net.d_depth, tricks.pack, tricks.minibatch_discrimination and
+    tricks.spectral_norm as for a data D (Model.build_D)."""
     t = model.cfg.tricks
-    d = JointD(model.shape, model.latent_dim, width, depth, t.pack)
+    d = JointD(model.shape, model.latent_dim, width, model.cfg.net.d_depth or depth, t.pack)
     if t.minibatch_discrimination:
         from aegan.nets.minibatch import with_minibatch_discrimination
 
@@ -141,8 +144,10 @@ class BiGAN(Model):
     samplers = ENCODER_SAMPLERS
     args = {
         "adversarial": "nonsaturating",  # E's and G's loss: nonsaturating (labels swapped, ALI Alg. 1) | minimax (V)
+        "noise": 0.0,  # σ of a Gaussian encoder q(z|x) = N(E(x), σ²I) whose draws make D's encoder pairs; 0 = E(x)
     }
     choices = {"adversarial": ADVERSARIAL_FORMS}
+    nonnegative = ("noise",)
 
     def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
         super().__init__(shape, cfg)
@@ -167,6 +172,8 @@ class BiGAN(Model):
     def begin_step(self, x: torch.Tensor) -> SimpleNamespace:
         z = self.prior(len(x), x.device)
         z_hat = self.nets["E"](x)  # ẑ = E(x): the encoder pair (x, ẑ)
+        if self.arg["noise"] > 0:  # ẑ ~ N(E(x), σ²I), reparameterised: E still learns through D
+            z_hat = z_hat + self.arg["noise"] * torch.randn_like(z_hat)
         x_gen = self.nets["G"](z)  # x' = G(z): the generator pair (x', z)
         return SimpleNamespace(x=x, z=z, z_hat=z_hat, x_gen=x_gen, real_pair=(x, z_hat))
 

@@ -26,8 +26,12 @@ aegan.losses.adversarial (model_args.adversarial=ratio, as published); model_arg
 (x, z_g) and adds to (or replaces, feature_matching_only) the adversarial term; tricks.r1 penalises ∇ of D over the
 whole data pair (x, z_g).
 
-F is deterministic (p_θ(z|x) a point mass at F(x)); the paper's reconstructor may be stochastic. The ℓ2 term is the
-squared norm over the code's dimensions (the paper's d), averaged over the batch.
+F is deterministic by default (p_θ(z|x) a point mass at F(x)). model_args.noise=σ makes it the Gaussian
+p_θ(z|x) = N(F(x), σ²I) of the authors' released 2-D code (σ = 1 there): D's data pairs take a draw z_g = F(x) + σε,
+while the codes the samplers fit and the reconstruction use the mean F(x). With a noise of many more dimensions than
+the data (254 in that code), a point mass F(x) lies on a data-sized manifold that D tells from N(0, I) at once; the
+draw fills the space around it. The ℓ2 term is the squared norm over the code's dimensions (the paper's d), averaged
+over the batch; the released code's −log N(z; F(G(z)), I) is half of it (λ = 0.5).
 """
 
 from __future__ import annotations
@@ -52,9 +56,11 @@ class VEEGAN(Model):
     args = {
         "lam": 1.0,  # λ, weight of the noise autoencoder ‖z − F(G(z))‖²; 1 = as published (Ô)
         "adversarial": "ratio",  # G's adversarial term: ratio −logit = D_ω(z, G(z)) as published, or nonsaturating
+        "noise": 0.0,  # σ of the reconstructor p_θ(z|x) = N(F(x), σ²I) that D's data pairs are drawn from; 0 = F(x)
     }
     choices = {"adversarial": losses.ADVERSARIAL_FORMS}
     positive = ("lam",)  # λ = 0 would leave F untrained
+    nonnegative = ("noise",)
 
     def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
         super().__init__(shape, cfg)
@@ -82,6 +88,8 @@ class VEEGAN(Model):
         x_g = self.nets["G"](z)  # x_g = G(z): the generator pair (x_g, z)
         z_r = self.nets["F"](x_g)  # F(G(z)): the noise, reconstructed
         z_g = self.nets["F"](x)  # z_g = F(x): the data pair (x, z_g)
+        if self.arg["noise"] > 0:  # z_g ~ N(F(x), σ²I): the released code's Gaussian reconstructor, sampled
+            z_g = z_g + self.arg["noise"] * torch.randn_like(z_g)
         return SimpleNamespace(x=x, z=z, x_g=x_g, z_r=z_r, z_g=z_g, real_pair=(x, z_g))
 
     def loss_D(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
