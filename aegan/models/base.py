@@ -155,12 +155,16 @@ class Model(nn.Module):
             g = VBNGenerator(g, z_ref)
         return g
 
+    def d_depth(self, depth: int) -> int:
+        """A discriminator's hidden layers on vectors: net.d_depth when set, else the networks' `depth`."""
+        return self.cfg.net.d_depth or depth
+
     def build_D(self, width: int, depth: int) -> nn.Module:
         """Data discriminator x -> logit, with minibatch discrimination, spectral norm and packing as configured;
         net.d_depth hidden layers on vectors when set, else `depth`."""
         t = self.cfg.tricks
-        depth = self.cfg.net.d_depth or depth
-        d = build_encoder(tricks.packed_shape(self.shape, t.pack) if t.pack > 1 else self.shape, 1, width, depth)
+        d = build_encoder(tricks.packed_shape(self.shape, t.pack) if t.pack > 1 else self.shape, 1, width,
+                          self.d_depth(depth))
         if t.minibatch_discrimination:
             from aegan.nets.minibatch import with_minibatch_discrimination
 

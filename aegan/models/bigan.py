@@ -114,7 +114,7 @@ def build_joint_D(model: Model, width: int, depth: int) -> JointD:
     """The joint D of `model`, with net.d_depth, tricks.pack, tricks.minibatch_discrimination and
     tricks.spectral_norm as for a data D (Model.build_D)."""
     t = model.cfg.tricks
-    d = JointD(model.shape, model.latent_dim, width, model.cfg.net.d_depth or depth, t.pack)
+    d = JointD(model.shape, model.latent_dim, width, model.d_depth(depth), t.pack)
     if t.minibatch_discrimination:
         from aegan.nets.minibatch import with_minibatch_discrimination
 
@@ -122,6 +122,12 @@ def build_joint_D(model: Model, width: int, depth: int) -> JointD:
     if t.spectral_norm:
         tricks.apply_spectral_norm(d)
     return d
+
+
+def gaussian_draw(mean: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A draw of N(mean, σ²I), reparameterised so the network that made `mean` still learns through it; `mean`
+    itself when σ = 0 (model_args.noise of bigan and veegan)."""
+    return mean + sigma * torch.randn_like(mean) if sigma > 0 else mean
 
 
 def joint_generator_term(model: Model, term: Callable[[torch.Tensor], torch.Tensor], fake: Pair,
@@ -171,9 +177,7 @@ class BiGAN(Model):
 
     def begin_step(self, x: torch.Tensor) -> SimpleNamespace:
         z = self.prior(len(x), x.device)
-        z_hat = self.nets["E"](x)  # ẑ = E(x): the encoder pair (x, ẑ)
-        if self.arg["noise"] > 0:  # ẑ ~ N(E(x), σ²I), reparameterised: E still learns through D
-            z_hat = z_hat + self.arg["noise"] * torch.randn_like(z_hat)
+        z_hat = gaussian_draw(self.nets["E"](x), self.arg["noise"])  # ẑ = E(x) or a draw around it: (x, ẑ)
         x_gen = self.nets["G"](z)  # x' = G(z): the generator pair (x', z)
         return SimpleNamespace(x=x, z=z, z_hat=z_hat, x_gen=x_gen, real_pair=(x, z_hat))
 

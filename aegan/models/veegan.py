@@ -43,7 +43,7 @@ import torch
 from aegan import losses
 from aegan.config import Config
 from aegan.models.base import ENCODER_SAMPLERS, Logs, Model, Phase
-from aegan.models.bigan import BiGAN, build_joint_D, joint_generator_term
+from aegan.models.bigan import BiGAN, build_joint_D, gaussian_draw, joint_generator_term
 from aegan.nets import build_encoder
 
 
@@ -87,9 +87,7 @@ class VEEGAN(Model):
         z = self.prior(len(x), x.device)
         x_g = self.nets["G"](z)  # x_g = G(z): the generator pair (x_g, z)
         z_r = self.nets["F"](x_g)  # F(G(z)): the noise, reconstructed
-        z_g = self.nets["F"](x)  # z_g = F(x): the data pair (x, z_g)
-        if self.arg["noise"] > 0:  # z_g ~ N(F(x), σ²I): the released code's Gaussian reconstructor, sampled
-            z_g = z_g + self.arg["noise"] * torch.randn_like(z_g)
+        z_g = gaussian_draw(self.nets["F"](x), self.arg["noise"])  # z_g = F(x), or ~ N(F(x), σ²I): (x, z_g)
         return SimpleNamespace(x=x, z=z, x_g=x_g, z_r=z_r, z_g=z_g, real_pair=(x, z_g))
 
     def loss_D(self, s: SimpleNamespace) -> tuple[torch.Tensor, Logs]:
