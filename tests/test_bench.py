@@ -132,3 +132,24 @@ def test_images_suite_runs_jobs_at_once_and_gives_the_rows_one_job_gives(tmp_pat
     again = run_bench("images", models=["gan", "ae"], seeds=1, out=tmp_path / "b", data=("digits",),
                       minutes=0.02, n=200)
     assert [r["fd"] for r in again] == pytest.approx([r["fd"] for r in rows], rel=1e-3)  # the same runs
+
+
+def _thread_pools() -> list[tuple[str, int]]:
+    import scipy.linalg  # noqa: F401  (FD's matrix square root: scipy's own OpenBLAS)
+    import threadpoolctl
+
+    return [(pool["internal_api"], pool["num_threads"]) for pool in threadpoolctl.threadpool_info()]
+
+
+def test_a_worker_of_jobs_uses_one_thread_in_every_library():
+    """`--jobs K` and the demo give each worker one core: numpy's and scipy's BLAS too, not only torch, or a worker
+    that scores samples takes its neighbour's core (and a neighbour timing its steps for a budget plans too few)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from aegan.loop.distributed import one_thread
+
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=one_thread) as pool:
+        pools = pool.submit(_thread_pools).result()
+    assert any(api == "openblas" for api, _ in pools), pools
+    assert all(threads == 1 for _, threads in pools), pools

@@ -117,9 +117,17 @@ def on_rank_zero(fabric: Fabric, fn: Callable[[], Any]) -> Any:
 
 
 def one_thread() -> None:
-    """Set-up of a worker process that shares the machine with others: one thread for torch and OpenMP, so that k
-    workers on k cores do not oversubscribe them (the demo's toy runs, `aegan bench images --jobs`)."""
+    """Set-up of a worker process that shares the machine with others: one thread for torch, OpenMP and the BLAS
+    libraries, so that k workers on k cores do not oversubscribe them (the demo's toy runs, `aegan bench images
+    --jobs`). numpy's OpenBLAS is loaded with torch, before this runs, and had kept one thread per core: a worker
+    scoring samples (FD's matrix square root, the PRDC distances) then took the other worker's core, and a run that
+    timed its steps for a `--minutes` budget meanwhile planned 20% too few (6,109 steps instead of about 7,600).
+    The variables cover libraries loaded later; threadpoolctl limits those already loaded."""
     import os
 
-    os.environ["OMP_NUM_THREADS"] = "1"
+    from threadpoolctl import threadpool_limits
+
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"
+    threadpool_limits(1)
     torch.set_num_threads(1)
