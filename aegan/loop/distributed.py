@@ -121,7 +121,7 @@ def one_thread() -> None:
     libraries, so that k workers on k cores do not oversubscribe them (the demo's toy runs, `aegan bench images
     --jobs`). numpy's OpenBLAS is loaded with torch, before this runs, and had kept one thread per core: a worker
     scoring samples (FD's matrix square root, the PRDC distances) then took the other worker's core, and a run that
-    timed its steps for a `--minutes` budget meanwhile planned 20% too few (6,109 steps instead of about 7,600).
+    timed its steps for a `--minutes` budget meanwhile most likely planned 20% too few (6,109 steps, not ~7,600).
     The variables cover libraries loaded later; threadpoolctl limits those already loaded."""
     import os
 
