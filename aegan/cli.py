@@ -64,7 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run")
     s.add_argument("--n", type=_positive("--n"), default=64)
     s.add_argument("--out", required=True, help="FILE.png (picture) or FILE.npy (array in the data's units and layout)")
-    s.add_argument("--sampler", default=None)
+    s.add_argument("--sampler", default=None,
+                   help="prior, a code model (gmm, gaussian, flow, twostage, diffusion, codegan, dae) or a chain "
+                        "in code space conditioned by --label or --cluster: ppgn (PPGN's) or mala (with MH)")
+    s.add_argument("--label", type=int, default=None, help="ppgn/mala: the class K the chains climb")
+    s.add_argument("--cluster", type=int, default=None,
+                   help="ppgn/mala without labels: component K of the Gaussian mixture fitted to the codes")
+    s.add_argument("--chain", action="append", default=[], metavar="KEY=VALUE",
+                   help="ppgn/mala setting, repeatable: steps, eps1, eps2, eps3, lr, lr_end, chains, thin, stop "
+                        "(auto|plateau|rhat|none), window, tol, rhat, adapt, accept, tau, beta, metropolis")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
 
@@ -129,7 +137,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 def cmd_sample(a: argparse.Namespace) -> int:
     from aegan.checkpoint import atomic_write_bytes
-    from aegan.run import Run
+    from aegan.run import CHAIN_SAMPLERS, Run
 
     out = Path(a.out)
     if out.suffix.lower() not in (".png", ".npy"):
@@ -139,7 +147,23 @@ def cmd_sample(a: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise AeganError(f"folder {out.parent} does not exist: create it first")
     run = Run.load(a.run)
-    x = run.sample_model(a.n, sampler=a.sampler, seed=a.seed)
+    if a.sampler in CHAIN_SAMPLERS:
+        from aegan.samplers.chains import ChainSettings
+
+        settings = ChainSettings.parse(a.chain)
+        x, result = run.chain_sample(a.n, a.sampler, label=a.label, cluster=a.cluster, seed=a.seed,
+                                     settings=settings)
+        tag = f"{a.sampler}-label{a.label}" if a.label is not None else f"{a.sampler}-cluster{a.cluster}"
+        png = run.save_chains(tag, result, {"sampler": a.sampler, "label": a.label, "cluster": a.cluster,
+                                            "n": a.n, "seed": a.seed, "settings": vars(settings)})
+        record = result.record()
+        print(f"{a.sampler}: chains stopped after {record['mean_steps']:.0f} steps on average ({result.reasons[0]})"
+              + (f"; acceptance {record['mean_acceptance']:.2f}" if "mean_acceptance" in record else "")
+              + f"; strips in {png}")
+    else:
+        if a.chain:
+            raise AeganError("--chain settings are for --sampler ppgn or mala")
+        x = run.sample_model(a.n, sampler=a.sampler, seed=a.seed, label=a.label, cluster=a.cluster)
     if out.suffix.lower() == ".npy":
         import io
 

@@ -138,7 +138,8 @@ class Run:
             codes = self.training_codes()
             self._say(f"fitting code model {name} to {len(codes):,} codes of {codes.shape[1]} dimensions ...")
             start = time.perf_counter()
-            sampler = SAMPLERS[name]().fit(codes, seed=self.config.seed, progress=self.config.progress)
+            kwargs = {"sigma": self.model.arg["dae_sigma"]} if name == "dae" and "dae_sigma" in self.model.arg else {}
+            sampler = SAMPLERS[name](**kwargs).fit(codes, seed=self.config.seed, progress=self.config.progress)
             self._fit_seconds[name] = time.perf_counter() - start
             self._say(f"code model {name} fitted in {self._fit_seconds[name]:.1f} s")
             folder.mkdir(parents=True, exist_ok=True)
@@ -207,9 +208,16 @@ class Run:
 
     @torch.no_grad()
     def sample_model(self, n: int, sampler: str | None = None, seed: int | None = None,
-                     batch: int = 10_000) -> torch.Tensor:
-        """n samples on the model's scale, (n, *shape), on CPU. `sampler` defaults to `default_sampler`."""
+                     batch: int = 10_000, label: int | None = None, cluster: int | None = None,
+                     chain: Any = None) -> torch.Tensor:
+        """n samples on the model's scale, (n, *shape), on CPU. `sampler` defaults to `default_sampler`; the chain
+        samplers ppgn and mala need `label` or `cluster` (and take `chain` settings): `chain_sample`."""
         sampler = sampler or self.default_sampler
+        if sampler in CHAIN_SAMPLERS:
+            return self.chain_sample(n, sampler, label=label, cluster=cluster, seed=seed, settings=chain)[0]
+        if label is not None or cluster is not None:
+            raise AeganError(f"--label and --cluster condition the chain samplers ({', '.join(CHAIN_SAMPLERS)}), "
+                             f"not {sampler}")
         if sampler not in self.model.samplers:
             raise AeganError(f"model {self.config.model} has no sampler {sampler!r}: use one of "
                              f"{', '.join(self.model.samplers)}")
@@ -225,9 +233,96 @@ class Run:
             out.append(self.model.generate(z.to(self.model.device)).cpu())
         return torch.cat(out)
 
-    def sample(self, n: int, sampler: str | None = None, seed: int | None = None) -> torch.Tensor:
-        """n samples in the data's units and layout (CPU float32); `sampler` defaults to `default_sampler`."""
-        return self.transform.to_data(self.sample_model(n, sampler, seed))
+    def sample(self, n: int, sampler: str | None = None, seed: int | None = None, label: int | None = None,
+               cluster: int | None = None, chain: Any = None) -> torch.Tensor:
+        """n samples in the data's units and layout (CPU float32); `sampler` defaults to `default_sampler`;
+        sampler="ppgn" or "mala" with `label=K` or `cluster=K` runs conditioned chains (`chain_sample`)."""
+        return self.transform.to_data(self.sample_model(n, sampler, seed, label=label, cluster=cluster, chain=chain))
+
+    def condition_network(self):
+        """The condition network p(y | x) of the run's data (aegan.metrics.evaluator ROLES["condition"]): loaded
+        from its cache or trained once; never the evaluator that scores samples."""
+        from aegan.metrics.evaluator import for_data
+
+        ds = self.data()
+        if ds.kind != "image" or ds.labels_train is None:
+            raise AeganError(f"--label needs labelled image data, and {self.config.data} is "
+                             f"{'unlabelled' if ds.kind == 'image' else 'vector data'}: condition on a cluster of "
+                             f"the codes instead (--cluster K)")
+        return for_data(ds, role="condition", log=self._say)
+
+    def chain_sample(self, n: int, sampler: str = "ppgn", label: int | None = None, cluster: int | None = None,
+                     seed: int | None = None, settings: Any = None):
+        """n samples on the model's scale from chains in code space (aegan.samplers.chains), conditioned on class
+        `label` (by the condition network) or on component `cluster` of the codes' GMM -> (samples (n, *shape),
+        ChainResult). The chains start from draws of the GMM; the ppgn chain's prior term is the run's DAE
+        (fitted on first use, noise model_args.dae_sigma or 0.3), mala's target density the GMM."""
+        from aegan.samplers.base import Standardize
+        from aegan.samplers.chains import ChainSettings, Target, run_chains
+
+        if not self.model.has_encoder:
+            raise AeganError(f"the {sampler} chain works in code space: model {self.config.model} has no encoder")
+        if (label is None) == (cluster is None):
+            raise AeganError(f"--sampler {sampler} needs one of --label K (a class) or --cluster K (a component of "
+                             f"the codes' Gaussian mixture)")
+        if n < 1:
+            raise AeganError(f"the number of samples must be at least 1, got {n}")
+        settings = settings if isinstance(settings, ChainSettings) else ChainSettings.parse(settings)
+        gmm = self.code_sampler("gmm")
+        if cluster is not None and not 0 <= cluster < len(gmm.weights):
+            raise AeganError(f"--cluster must be a component of the codes' mixture, 0 to {len(gmm.weights) - 1}, "
+                             f"got {cluster}")
+        if label is not None:
+            net = self.condition_network()
+            if not 0 <= label < net.classes:
+                raise AeganError(f"--label must be a class of {self.config.data}, 0 to {net.classes - 1}, got {label}")
+        codes = self.training_codes()
+        std = Standardize.fit(codes)
+        units = std.to_unit(codes)
+        device = self.model.device
+        self.model.eval()
+        G = self.model.g_ema if self.model.g_ema is not None else self.model.nets["G"]
+
+        def log_density(u: torch.Tensor) -> torch.Tensor:
+            return torch.logsumexp(gmm.log_joint(std.from_unit(u)), dim=1)
+
+        if label is not None:
+            def condition(u: torch.Tensor) -> torch.Tensor:
+                return class_log_prob(net, G(std.from_unit(u).to(device)), label).cpu()
+        else:
+            def condition(u: torch.Tensor) -> torch.Tensor:
+                return gmm.log_joint(std.from_unit(u)).log_softmax(1)[:, cluster]
+
+        residual = None
+        if sampler == "ppgn":
+            dae = self.code_sampler("dae")
+            residual = dae.residual
+        target = Target(condition=condition, lo=units.min(0).values, hi=units.max(0).values, log_density=log_density,
+                        residual=residual)
+        g = torch.Generator().manual_seed(self.config.seed if seed is None else seed)
+        chains = settings.chains or n
+        u0 = std.to_unit(gmm.sample(chains, generator=g))
+        result = run_chains(sampler, u0, target, settings, n, generator=g)
+        with torch.no_grad():
+            x = torch.cat([self.model.generate(std.from_unit(b).to(device)).cpu() for b in result.samples.split(1000)])
+            result.strip = self.model.generate(std.from_unit(result.strip.flatten(0, 1)).to(device)).cpu() \
+                .reshape(*result.strip.shape[:2], *self.model.shape) if len(result.strip) else result.strip
+        return x, result
+
+    def save_chains(self, tag: str, result: Any, meta: dict[str, Any]) -> Path:
+        """RUN/chains/<tag>.png (each kept chain's path, start -> stop, one row per chain) and <tag>.json (why and
+        when each chain stopped, acceptance, settings): what the run's report shows. Returns the .png."""
+        from aegan import plots
+
+        folder = self.path / "chains"
+        folder.mkdir(exist_ok=True)
+        record = {**meta, **result.record(), "step": self.step}
+        checkpoint.atomic_write_text(folder / f"{tag}.json", json.dumps(record, indent=1) + "\n")
+        png = folder / f"{tag}.png"
+        if self.info["kind"] == "image" and len(result.strip):
+            strips = ((result.strip.flatten(0, 1).clamp(-1, 1) + 1) / 2).numpy()
+            plots.image_grid_png(strips, png, nrow=result.strip.shape[1])
+        return png
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -247,6 +342,19 @@ class Run:
             with_encoder = ", ".join(name for name, cls in MODELS.items() if "gmm" in cls.samplers)
             raise AeganError(f"model {self.config.model} has no encoder: use one of {with_encoder}")
         return self.encode_model(self.transform.to_model(x))
+
+
+CHAIN_SAMPLERS = ("ppgn", "mala")  # aegan.samplers.chains; for models with an encoder
+
+
+def class_log_prob(net: Any, x: torch.Tensor, label: int) -> torch.Tensor:
+    """log p(y = label | x) (n,) by a classifier `net` (aegan.metrics.evaluator.Evaluator of any role), differentiable
+    in x; on stacked data (per_channel k) the label is a class tuple c₀·K^{k−1} + … and the channels independent."""
+    if not net.per_channel:
+        return net.net.head(net.net.body(x)).log_softmax(1)[:, label]
+    k, base = net.per_channel, net.info["classes"]
+    digits = [(label // base ** (k - 1 - i)) % base for i in range(k)]
+    return sum(net.net.head(net.net.body(x[:, i:i + 1])).log_softmax(1)[:, c] for i, c in enumerate(digits))
 
 
 NETS_RECORD = "nets.json"

@@ -22,7 +22,10 @@ judge images (DESIGN §1, "three networks that judge images, kept apart"): `ROLE
 narrower, another seed, cached in `$AEGAN_CACHE/features/<fingerprint>/`; "check" is a second judge for ranking
 checks (`aegan eval --check`, the images benchmark: fd_check), 7×7 kernels, average pooling, 64 features, another
 seed, cached in `$AEGAN_CACHE/checks/<fingerprint>/`: no method trains against it, so a ranking that holds in both
-the evaluator's and the check classifier's features is not an artefact of one network. A model trained against the
+the evaluator's and the check classifier's features is not an artefact of one network; "condition" is the class
+network p(y | x) of PPGN's chains (3×3 kernels, 24 → 48 → 96 channels, average pooling, 64 features, seed 3), cached
+in `$AEGAN_CACHE/conditions/<fingerprint>/`: the chains climb its class probability, so a class hit is judged by
+the check classifier, which the chains never saw. A model trained against the
 evaluator's own features would optimise the score instead of the samples; a network of another role cannot be the
 evaluator.
 """
@@ -74,6 +77,9 @@ ROLES: dict[str, Role] = {
     "evaluator": Role("evaluator", "evaluators", FORMAT, kernel=3, width=32, features=FEATURES, seed=0),
     "features": Role("feature network", "features", "aegan-features", kernel=5, width=24, features=96, seed=1),
     "check": Role("check classifier", "checks", "aegan-check", kernel=7, width=16, features=64, seed=2, pool="avg"),
+    # p(y | x) that PPGN's chains climb (aegan.samplers.chains): a judge the samples are then NOT scored by
+    "condition": Role("condition network", "conditions", "aegan-condition", kernel=3, width=24, features=64, seed=3,
+                      pool="avg"),
 }
 
 

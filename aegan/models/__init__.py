@@ -17,11 +17,13 @@ from aegan.models.alphagan import AlphaGAN
 from aegan.models.base import Model, Phase
 from aegan.models.bigan import BiGAN
 from aegan.models.gan import GAN
+from aegan.models.ppgn import PPGN
 from aegan.models.vae import VAE
 from aegan.models.vaegan import VAEGAN
 from aegan.models.veegan import VEEGAN
 
-MODELS: dict[str, type[Model]] = {m.name: m for m in (GAN, AE, AEGAN, VAE, AAE, VAEGAN, AlphaGAN, BiGAN, VEEGAN)}
+MODELS: dict[str, type[Model]] = {m.name: m for m in (GAN, AE, AEGAN, VAE, AAE, VAEGAN, AlphaGAN, BiGAN, VEEGAN,
+                                                PPGN)}
 
 __all__ = ["MODELS", "Model", "Phase", "build_model", "get"]
 

@@ -270,7 +270,7 @@ def encoder_image_defaults(channels: int) -> dict[str, Any]:
     return {"net": {"latent_dim": CODE_DIMS_PER_CHANNEL * channels}}
 
 
-ENCODER_SAMPLERS = ("gmm", "gaussian", "codegan", "flow", "twostage", "diffusion", "prior")
+ENCODER_SAMPLERS = ("gmm", "gaussian", "codegan", "flow", "twostage", "diffusion", "dae", "prior")
 # φ of the perceptual term (model_args.perceptual_net): D = the model's own discriminator's penultimate layer (models
 # with a D only), features = the separate feature network trained on the data set (aegan.metrics.feature_net)
 PERCEPTUAL_NETS = ("D", "features")

@@ -162,11 +162,17 @@ class GMMSampler:
         """Exact log Σ_k π_k N(z; μ_k, Σ_k) (N,) float64."""
         if self.weights is None or self.means is None or self.scale_tril is None:
             raise RuntimeError("GMMSampler.log_likelihood called before fit")
-        z = check_codes(codes, min_n=1, dim=self.means.shape[1])
+        return torch.logsumexp(self.log_joint(check_codes(codes, min_n=1, dim=self.means.shape[1])), dim=1)
+
+    def log_joint(self, z: torch.Tensor) -> torch.Tensor:
+        """log π_k + log N(z; μ_k, Σ_k) (N, K) float64, differentiable in z (N, d): log p(z) is its logsumexp
+        over k, and log p(k | z), the responsibility of component k, its log-softmax (PPGN's chains condition on a
+        component with it, aegan.samplers.chains)."""
+        if self.weights is None or self.means is None or self.scale_tril is None:
+            raise RuntimeError("GMMSampler.log_joint called before fit")
         log_pi = self.weights.double().clamp_min(1e-300).log()  # (K,)
-        per_component = torch.stack([log_pi[k] + gaussian_log_density(z, self.means[k], self.scale_tril[k])
-                                     for k in range(len(self.weights))], dim=1)  # (N, K)
-        return torch.logsumexp(per_component, dim=1)
+        return torch.stack([log_pi[k] + gaussian_log_density(z, self.means[k], self.scale_tril[k])
+                            for k in range(len(self.weights))], dim=1)  # (N, K)
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         assert self.weights is not None and self.means is not None and self.scale_tril is not None, "fit first"

@@ -8,6 +8,7 @@ from aegan.errors import CheckpointError
 from aegan.records import read_record, write_record
 from aegan.samplers.base import CodeSampler
 from aegan.samplers.codes import CodeGANSampler, GaussianSampler, GMMSampler
+from aegan.samplers.dae import DAESampler
 from aegan.samplers.diffusion import DiffusionSampler
 from aegan.samplers.flow import FlowSampler
 from aegan.samplers.twostage import TwoStageVAESampler
@@ -19,6 +20,7 @@ SAMPLERS: dict[str, type[CodeSampler]] = {
     "flow": FlowSampler,
     "twostage": TwoStageVAESampler,
     "diffusion": DiffusionSampler,
+    "dae": DAESampler,
 }
 FORMAT = "aegan-sampler"
 VERSION = 1

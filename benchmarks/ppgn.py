@@ -1,0 +1,140 @@
+"""Class- and cluster-conditioned chains in code space, judged by a classifier the chains never saw.
+
+    python benchmarks/ppgn.py RUN [--n 100] [--samplers ppgn,mala] [--chain KEY=VALUE ...] [--fixed]
+                              [--clusters] [--out benchmarks/results/ppgn]
+
+For each class K of the run's (labelled image) data and each chain sampler: n samples as `aegan sample RUN --sampler
+S --label K --n n` draws them (aegan.run.Run.chain_sample: the chains climb the *condition network*), then
+- hit rate: the share the *check classifier* (aegan.metrics.evaluator ROLES["check"]: another architecture and seed,
+  which neither the chains nor the model trained against) assigns to class K, beside its accuracy on the real
+  held-out images of class K (the issue's bar: the mean hit rate at most 5 points below the mean accuracy);
+- MS-SSIM diversity of the samples beside that of 100 held-out images of class K (lower = more diverse);
+- the chains' mean stopping step, and for mala the acceptance rate.
+--fixed adds the same samplers with stop=none (the released sampler's fixed number of steps) for the stopping rule's
+comparison. --clusters: for each component K of the codes' GMM, ppgn chains conditioned on the cluster (no labels),
+and the purity (share of the most common check-classifier class) of the samples beside that of the training examples
+whose codes the GMM assigns to K. Writes OUT/ppgn-<time>.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def class_rows(run: Any, check: Any, sampler: str, chain: list[str], n: int, seed: int, tag: str) -> list[dict]:
+
+    from aegan.metrics.diversity import msssim_diversity
+    from aegan.samplers.chains import ChainSettings
+
+    ds = run.data()
+    settings = ChainSettings.parse(chain)
+    rows = []
+    for k in range(int(ds.labels_test.max()) + 1):
+        start = time.perf_counter()
+        x, result = run.chain_sample(n, sampler, label=k, seed=seed + k, settings=settings)
+        seconds = time.perf_counter() - start
+        real = ds.test[ds.labels_test == k]
+        record = result.record()
+        rows.append({
+            "variant": tag, "sampler": sampler, "class": k,
+            "hit_rate": float((check.predict(x) == k).float().mean()),
+            "real_accuracy": float((check.predict(real) == k).float().mean()),
+            "msssim": msssim_diversity((x.clamp(-1, 1) + 1) / 2),
+            "msssim_data": msssim_diversity((real[:n].clamp(-1, 1) + 1) / 2),
+            "mean_steps": record["mean_steps"], "acceptance": record.get("mean_acceptance"),
+            "seconds": round(seconds, 1), "reason": result.reasons[0],
+        })
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
+def cluster_rows(run: Any, check: Any, chain: list[str], n: int, seed: int) -> list[dict]:
+    import torch
+
+    from aegan.samplers.chains import ChainSettings
+
+    gmm = run.code_sampler("gmm")
+    codes = run.training_codes()
+    ds = run.data()
+    idx = torch.randperm(len(ds.train), generator=torch.Generator().manual_seed(run.config.seed))[:len(codes)]
+    assigned = gmm.log_joint(codes).argmax(1)  # the component each training code belongs to
+    members_pred = torch.cat([check.predict(b) for b in ds.train[idx].split(2000)])
+    rows = []
+    for k in range(len(gmm.weights)):
+        members = members_pred[assigned == k]
+        if len(members) < 10:
+            continue
+        x, result = run.chain_sample(n, "ppgn", cluster=k, seed=seed + k, settings=ChainSettings.parse(chain))
+        pred = check.predict(x)
+        rows.append({
+            "cluster": k, "members": len(members),
+            "purity_members": float(members.bincount().max() / len(members)),
+            "purity_samples": float(pred.bincount().max() / len(pred)),
+            "class_members": int(members.bincount().argmax()), "class_samples": int(pred.bincount().argmax()),
+            "mean_steps": result.record()["mean_steps"],
+        })
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
+def summary(rows: list[dict]) -> list[dict]:
+    out = []
+    for key in dict.fromkeys((r["variant"], r["sampler"]) for r in rows):
+        part = [r for r in rows if (r["variant"], r["sampler"]) == key]
+        mean = {k: sum(r[k] for r in part) / len(part) for k in ("hit_rate", "real_accuracy", "msssim",
+                                                                  "msssim_data", "mean_steps", "seconds")}
+        acc = [r["acceptance"] for r in part if r["acceptance"] is not None]
+        out.append({"variant": key[0], "sampler": key[1], **{k: round(v, 4) for k, v in mean.items()},
+                    "acceptance": round(sum(acc) / len(acc), 3) if acc else None})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run")
+    p.add_argument("--n", type=int, default=100)
+    p.add_argument("--samplers", default="ppgn,mala")
+    p.add_argument("--chain", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--fixed", action="store_true", help="also run each sampler with stop=none")
+    p.add_argument("--clusters", action="store_true", help="also condition ppgn on each GMM component")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="benchmarks/results/ppgn")
+    a = p.parse_args(argv)
+
+    import aegan
+    from aegan.metrics.evaluator import for_data
+
+    run = aegan.load(a.run)
+    check = for_data(run.data(), role="check")
+    rows: list[dict] = []
+    for sampler in a.samplers.split(","):
+        rows += class_rows(run, check, sampler, a.chain, a.n, a.seed, "rule")
+        if a.fixed:
+            rows += class_rows(run, check, sampler, a.chain + ["stop=none"], a.n, a.seed, "fixed")
+    clusters = cluster_rows(run, check, a.chain, a.n, a.seed) if a.clusters else []
+    result = {"run": str(a.run), "model": run.config.model, "data": run.config.data, "step": run.step, "n": a.n,
+              "chain": a.chain, "check": check.describe(), "summary": summary(rows), "classes": rows,
+              "clusters": clusters, "date": time.strftime("%Y-%m-%d %H:%M")}
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"ppgn-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    for row in result["summary"]:
+        print(row)
+    if clusters:
+        pm = sum(r["purity_members"] for r in clusters) / len(clusters)
+        ps = sum(r["purity_samples"] for r in clusters) / len(clusters)
+        wins = sum(r["purity_samples"] >= r["purity_members"] for r in clusters)
+        print(f"clusters: purity of samples {ps:.3f} vs members {pm:.3f}; samples at least as pure in {wins} of "
+              f"{len(clusters)}")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
