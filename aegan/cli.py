@@ -155,7 +155,7 @@ def cmd_sample(a: argparse.Namespace) -> int:
                                      settings=settings)
         tag = f"{a.sampler}-label{a.label}" if a.label is not None else f"{a.sampler}-cluster{a.cluster}"
         png = run.save_chains(tag, result, {"sampler": a.sampler, "label": a.label, "cluster": a.cluster,
-                                            "n": a.n, "seed": a.seed, "settings": vars(settings)})
+                                            "n": a.n, "seed": a.seed})
         record = result.record()
         print(f"{a.sampler}: chains stopped after {record['mean_steps']:.0f} steps on average ({result.reasons[0]})"
               + (f"; acceptance {record['mean_acceptance']:.2f}" if "mean_acceptance" in record else "")

@@ -91,6 +91,7 @@ class RunData:
     eval_pictures: dict[str, Path] = field(default_factory=dict)  # EVAL_PICTURES present in report/
     pictures_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # report/pictures.json's "pictures"
     extra_pictures: list[Path] = field(default_factory=list)  # other report/*.png
+    chains: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)  # chains/<tag>.png and its record
     missing: list[str] = field(default_factory=list)
 
 
@@ -172,7 +173,18 @@ def load_run(folder: Path) -> RunData:
         run.missing.append("data.json")
     _read_samples(run)
     _read_eval_pictures(run)
+    _read_chains(run)
     return run
+
+
+def _read_chains(run: RunData) -> None:
+    """RUN/chains/<tag>.png with <tag>.json, written by `aegan sample --sampler ppgn|mala` (aegan.run.save_chains)."""
+    folder = run.folder / "chains"
+    if not folder.is_dir():
+        return
+    for png in sorted(p for p in folder.glob("*.png") if p.is_file()):
+        record, _ = _read_json(png.with_suffix(".json"))
+        run.chains.append((png, record if isinstance(record, dict) else {}))
 
 
 def _read_eval_pictures(run: RunData) -> None:
@@ -498,9 +510,29 @@ def _eval_pictures_html(run: RunData) -> str:
         out += f'<h3>{title}</h3><div class="pair">{"".join(pair)}</div>'
     if INTERP_PNG in run.eval_pictures:
         out += "<h3>Interpolations</h3>" + _figure_from_file(run.eval_pictures[INTERP_PNG], _interp_caption(run))
+    if run.chains:
+        out += ("<h3>Chains in code space</h3><p class=\"muted\">Each row is one chain, decoded from its start (left) "
+                "to the step where it stopped (right).</p>" + "".join(_figure_from_file(p, _chain_caption(p, r))
+                                                                         for p, r in run.chains))
     if run.extra_pictures:
         out += "<h3>More pictures</h3>" + "".join(_figure_from_file(p, p.stem) for p in run.extra_pictures)
     return out
+
+
+def _chain_caption(png: Path, record: dict[str, Any]) -> str:
+    """What a chain strip shows: sampler, condition, steps, why the chains stopped, acceptance."""
+    if not record:
+        return f"{png.stem} (its record {png.stem}.json is missing)"
+    what = f"class {record['label']}" if record.get("label") is not None else f"cluster {record.get('cluster')}"
+    text = f"{record.get('sampler', '?')} chains conditioned on {what}"
+    if isinstance(record.get("mean_steps"), (int, float)):
+        text += f", stopped after {record['mean_steps']:.0f} steps on average"
+    reasons = record.get("reasons")
+    if isinstance(reasons, list) and reasons:
+        text += f" ({reasons[0]})"
+    if isinstance(record.get("mean_acceptance"), (int, float)):
+        text += f", acceptance {record['mean_acceptance']:.2f}"
+    return text
 
 
 # ---------------------------------------------------------------------------- pictures drawn in training

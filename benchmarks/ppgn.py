@@ -11,9 +11,9 @@ S --label K --n n` draws them (aegan.run.Run.chain_sample: the chains climb the 
 - MS-SSIM diversity of the samples beside that of 100 held-out images of class K (lower = more diverse);
 - the chains' mean stopping step, and for mala the acceptance rate.
 --fixed adds the same samplers with stop=none (the released sampler's fixed number of steps) for the stopping rule's
-comparison. --clusters: for each component K of the codes' GMM, ppgn chains conditioned on the cluster (no labels),
-and the purity (share of the most common check-classifier class) of the samples beside that of the training examples
-whose codes the GMM assigns to K. Writes OUT/ppgn-<time>.json and prints a table.
+comparison. --clusters: for each component K of the codes' GMM, chains of each sampler conditioned on the cluster
+(no labels), and the purity (share of the most common check-classifier class) of the samples beside that of the
+training examples whose codes the GMM assigns to K. Writes OUT/ppgn-<time>.json and prints a table.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def class_rows(run: Any, check: Any, sampler: str, chain: list[str], n: int, see
         rows.append({
             "variant": tag, "sampler": sampler, "class": k,
             "hit_rate": float((check.predict(x) == k).float().mean()),
+            "condition_hit_rate": float((run.condition_network().predict(x) == k).float().mean()),
             "real_accuracy": float((check.predict(real) == k).float().mean()),
             "msssim": msssim_diversity((x.clamp(-1, 1) + 1) / 2),
             "msssim_data": msssim_diversity((real[:n].clamp(-1, 1) + 1) / 2),
@@ -53,7 +54,7 @@ def class_rows(run: Any, check: Any, sampler: str, chain: list[str], n: int, see
     return rows
 
 
-def cluster_rows(run: Any, check: Any, chain: list[str], n: int, seed: int) -> list[dict]:
+def cluster_rows(run: Any, check: Any, chain: list[str], n: int, seed: int, sampler: str) -> list[dict]:
     import torch
 
     from aegan.samplers.chains import ChainSettings
@@ -69,10 +70,10 @@ def cluster_rows(run: Any, check: Any, chain: list[str], n: int, seed: int) -> l
         members = members_pred[assigned == k]
         if len(members) < 10:
             continue
-        x, result = run.chain_sample(n, "ppgn", cluster=k, seed=seed + k, settings=ChainSettings.parse(chain))
+        x, result = run.chain_sample(n, sampler, cluster=k, seed=seed + k, settings=ChainSettings.parse(chain))
         pred = check.predict(x)
         rows.append({
-            "cluster": k, "members": len(members),
+            "sampler": sampler, "cluster": k, "members": len(members),
             "purity_members": float(members.bincount().max() / len(members)),
             "purity_samples": float(pred.bincount().max() / len(pred)),
             "class_members": int(members.bincount().argmax()), "class_samples": int(pred.bincount().argmax()),
@@ -86,8 +87,8 @@ def summary(rows: list[dict]) -> list[dict]:
     out = []
     for key in dict.fromkeys((r["variant"], r["sampler"]) for r in rows):
         part = [r for r in rows if (r["variant"], r["sampler"]) == key]
-        mean = {k: sum(r[k] for r in part) / len(part) for k in ("hit_rate", "real_accuracy", "msssim",
-                                                                  "msssim_data", "mean_steps", "seconds")}
+        keys = ("hit_rate", "condition_hit_rate", "real_accuracy", "msssim", "msssim_data", "mean_steps", "seconds")
+        mean = {k: sum(r[k] for r in part) / len(part) for k in keys}
         acc = [r["acceptance"] for r in part if r["acceptance"] is not None]
         out.append({"variant": key[0], "sampler": key[1], **{k: round(v, 4) for k, v in mean.items()},
                     "acceptance": round(sum(acc) / len(acc), 3) if acc else None})
@@ -116,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += class_rows(run, check, sampler, a.chain, a.n, a.seed, "rule")
         if a.fixed:
             rows += class_rows(run, check, sampler, a.chain + ["stop=none"], a.n, a.seed, "fixed")
-    clusters = cluster_rows(run, check, a.chain, a.n, a.seed) if a.clusters else []
+    clusters = [row for sampler in a.samplers.split(",") for row in cluster_rows(run, check, a.chain, a.n, a.seed,
+                                                                                  sampler)] if a.clusters else []
     result = {"run": str(a.run), "model": run.config.model, "data": run.config.data, "step": run.step, "n": a.n,
               "chain": a.chain, "check": check.describe(), "summary": summary(rows), "classes": rows,
               "clusters": clusters, "date": time.strftime("%Y-%m-%d %H:%M")}
@@ -126,12 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(result, indent=1) + "\n")
     for row in result["summary"]:
         print(row)
-    if clusters:
-        pm = sum(r["purity_members"] for r in clusters) / len(clusters)
-        ps = sum(r["purity_samples"] for r in clusters) / len(clusters)
-        wins = sum(r["purity_samples"] >= r["purity_members"] for r in clusters)
-        print(f"clusters: purity of samples {ps:.3f} vs members {pm:.3f}; samples at least as pure in {wins} of "
-              f"{len(clusters)}")
+    for sampler in dict.fromkeys(r["sampler"] for r in clusters):
+        part = [r for r in clusters if r["sampler"] == sampler]
+        pm = sum(r["purity_members"] for r in part) / len(part)
+        ps = sum(r["purity_samples"] for r in part) / len(part)
+        wins = sum(r["purity_samples"] >= r["purity_members"] for r in part)
+        print(f"clusters ({sampler}): purity of samples {ps:.3f} vs members {pm:.3f}; samples at least as pure in "
+              f"{wins} of {len(part)}")
     print(f"wrote {path}")
     return 0
 

@@ -76,7 +76,7 @@ def test_mala_adapts_its_step_toward_the_target_acceptance_then_stops_on_split_r
 def test_a_chain_conditioned_on_a_component_samples_that_component():
     g = torch.Generator().manual_seed(2)
     u0 = torch.randn(2000, 2, generator=g)
-    s = ChainSettings.parse({"steps": 300, "stop": "none", "adapt": 50})
+    s = ChainSettings.parse({"steps": 300, "stop": "none", "adapt": 50, "beta": 1})
     result = run_chains("mala", u0, target(component(0)), s, 2000, g)
     # log q + log p(0 | u) = log w₀N(u; μ₀, σ₀²) + const: exactly component 0
     assert ((result.samples.mean(0) - MU[0]).abs() < 0.1).all(), result.samples.mean(0)
@@ -118,10 +118,12 @@ def test_split_rhat_knows_mixed_from_stuck_chains():
 
 
 def test_chain_settings_refuse_bad_values_with_one_line():
-    for bad in (["steps=0"], ["stop=never"], ["lr=-1"], ["nonsense=1"], ["steps=x"], ["steps"], ["accept=1.5"]):
+    for bad in (["steps=-1"], ["min_p=2"], ["stop=never"], ["lr=-1"], ["nonsense=1"], ["steps=x"], ["steps"],
+                ["accept=1.5"]):
         with pytest.raises(ConfigError):
             ChainSettings.parse(bad)
     assert ChainSettings.parse(["steps=20", "eps1=0.001", "stop=none"]).steps == 20
+    assert ChainSettings.parse([]).for_sampler("ppgn").steps == 200 and ChainSettings().for_sampler("mala").steps == 400
 
 
 def test_dae_score_points_to_the_codes_density():

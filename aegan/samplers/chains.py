@@ -25,7 +25,8 @@ JRSS B 1998) during the first `adapt` steps only, so that the chain after them i
 outside the codes' range are rejected, which targets π restricted to that box, exactly.
 
 Stopping. `plateau` (ppgn's default) stops a chain once neither log p(y = c | x) nor log q(u) has improved on its
-best by more than `tol` nats within the last `window` steps; `rhat` (mala's default) stops all chains once the
+best by more than `tol` nats within the last `window` steps and p(y = c | x) is at least `min_p` (a chain that
+stalls below it goes on, as the fixed-length chain would); `rhat` (mala's default) stops all chains once the
 split-R̂ (Gelman et al., Bayesian Data Analysis, 3rd ed., §11.4) of log π and log p(y = c | x) over the chains'
 post-adaptation draws is below `rhat` (checked every 10 steps, after at least 20 such draws); `none` runs `steps`
 steps as the released sampler does. Each chain records the step it stopped at and why.
@@ -41,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import torch
@@ -52,6 +53,7 @@ Fn = Callable[[torch.Tensor], torch.Tensor]  # u (n, d) -> (n,) or (n, d), diffe
 
 CHAIN_SAMPLERS = ("ppgn", "mala")
 STOPS = ("auto", "plateau", "rhat", "none")
+DEFAULT_STEPS = {"ppgn": 200, "mala": 400}  # ppgn: the released sampler's; mala: README (hit rate against steps)
 STRIP = 8  # pictures per chain strip (start -> end)
 KEEP = 8  # chains whose path is kept for the strips
 
@@ -60,22 +62,23 @@ KEEP = 8  # chains whose path is kept for the strips
 class ChainSettings:
     """The chains' settings; the defaults of ppgn are the released sampler's (module docstring)."""
 
-    steps: int = 200  # most steps a chain takes before it is stopped (the released sampler's fixed 200)
+    steps: int = 0  # most steps a chain takes; 0 = the sampler's own: ppgn 200 (the released), mala 400
     eps1: float = 1e-5  # ppgn: weight of the prior term R(h) − h
     eps2: float = 1.0  # ppgn: weight of the condition term ∇ log p(y | G(h))
     eps3: float = 1e-17  # ppgn: standard deviation of the added noise
-    lr: float = 1.0  # ppgn: mean |step| per code dimension (in code standard deviations) at the first step
+    lr: float = 0.1  # ppgn: mean |step| per code dimension, in code standard deviations, at the first step
     lr_end: float = -1.0  # ppgn: ... at the last step, linearly in between; negative = lr (constant)
     chains: int = 0  # parallel chains; 0 = one per sample; fewer: each gives several samples, `thin` steps apart
     thin: int = 10  # steps between the samples of one chain after it stopped
     stop: str = "auto"  # auto (ppgn: plateau, mala: rhat) | plateau | rhat | none
     window: int = 10  # plateau: steps without a gain of more than tol
     tol: float = 0.01  # plateau: the gain in log p(y | x) and in log q(u) that counts, in nats
+    min_p: float = 0.99  # plateau: a chain stops only once p(y | x) is at least this; below, it keeps looking
     rhat: float = 1.05  # rhat: stop once every monitored split-R̂ is below this
     adapt: int = 50  # mala: first steps, during which τ adapts toward `accept`
     accept: float = 0.574  # mala: target acceptance rate
     tau: float = 0.05  # mala: initial Langevin step size (u' = u + τ ∇log π(u) + √(2τ) ξ)
-    beta: float = 1.0  # mala: weight of log p(y | x) in the target (1: the exact conditional q(u | y))
+    beta: float = 10.0  # mala: weight of log p(y | x) in the target (1: the exact conditional q(u | y); README)
     metropolis: int = 1  # mala: 0 drops the Metropolis–Hastings step (the unadjusted Langevin chain, biased)
 
     @classmethod
@@ -97,18 +100,22 @@ class ChainSettings:
         return s
 
     def check(self) -> None:
-        if self.steps < 1 or self.thin < 1 or self.window < 1 or self.chains < 0 or self.adapt < 0:
-            raise ConfigError("chain settings steps, thin and window must be at least 1, chains and adapt at least 0")
+        if self.steps < 0 or self.thin < 1 or self.window < 1 or self.chains < 0 or self.adapt < 0:
+            raise ConfigError("chain settings thin and window must be at least 1, steps, chains and adapt at least 0")
         if self.stop not in STOPS:
             raise ConfigError(f"chain setting stop must be one of {', '.join(STOPS)}, got {self.stop!r}")
         finite = all(math.isfinite(getattr(self, k)) for k in ("eps1", "eps2", "eps3", "lr", "tol", "tau", "beta"))
         if not finite or self.lr <= 0 or self.tau <= 0 or self.eps3 < 0 or self.tol < 0 or self.beta < 0:
             raise ConfigError("chain settings lr and tau must be positive, eps3, tol and beta non-negative, all finite")
-        if not 0 < self.accept < 1 or not self.rhat > 1:
-            raise ConfigError("chain setting accept must lie in (0, 1) and rhat above 1")
+        if not 0 < self.accept < 1 or not self.rhat > 1 or not 0 <= self.min_p <= 1:
+            raise ConfigError("chain setting accept must lie in (0, 1), min_p in [0, 1] and rhat above 1")
 
     def stop_rule(self, sampler: str) -> str:
         return ("plateau" if sampler == "ppgn" else "rhat") if self.stop == "auto" else self.stop
+
+    def for_sampler(self, sampler: str) -> ChainSettings:
+        """These settings with `steps` = 0 replaced by the sampler's own (DEFAULT_STEPS)."""
+        return replace(self, steps=self.steps or DEFAULT_STEPS[sampler])
 
 
 def _split(item: str) -> tuple[str, str]:
@@ -144,6 +151,7 @@ class ChainResult:
     trace: dict[str, list[float]] = field(default_factory=dict)  # mean over running chains of each statistic
     acceptance: list[float] | None = None  # mala: each chain's acceptance rate after the adaptation
     tau: float | None = None  # mala: the step size after the adaptation
+    settings: dict[str, Any] = field(default_factory=dict)  # the settings the chains ran with
 
     def record(self) -> dict[str, Any]:
         """JSON-able summary (without the codes)."""
@@ -207,6 +215,7 @@ def run_chains(sampler: str, u0: torch.Tensor, target: Target, settings: ChainSe
         raise ConfigError("the ppgn chain needs a prior term R(h) − h (a DAE on the codes)")
     if sampler == "mala" and target.log_density is None:
         raise ConfigError("the mala chain needs a code model with an exact density (gmm)")
+    settings = settings.for_sampler(sampler)
     rule = settings.stop_rule(sampler)
     m, d = u0.shape
     chain = _PPGN(target, settings) if sampler == "ppgn" else _MALA(target, settings)
@@ -218,6 +227,7 @@ def run_chains(sampler: str, u0: torch.Tensor, target: Target, settings: ChainSe
     path = [u[:keep].clone()]
     plateau = _Plateau(m, settings.window, settings.tol)
     monitored: list[torch.Tensor] = []  # mala: (m, 2) statistics after the adaptation, for R̂
+    rhat_text = ""
     trace: dict[str, list[float]] = {name: [] for name in chain.stat_names}
     for step in range(1, settings.steps + 1):
         u, stats = chain.step(u, step, active, generator)  # stats (m, s), of the new state
@@ -225,25 +235,28 @@ def run_chains(sampler: str, u0: torch.Tensor, target: Target, settings: ChainSe
             trace[name].append(float(stats[active, i].mean()) if active.any() else float("nan"))
         path.append(u[:keep].clone())
         if rule == "plateau":
-            done = plateau.update(stats) & active
+            confident = stats[:, chain.cond_index] >= math.log(settings.min_p) if settings.min_p > 0 else active
+            done = plateau.update(stats) & active & confident
             for i in done.nonzero().flatten().tolist():
                 stop_step[i] = step
                 gains = ", ".join(chain.stat_names)
                 reasons[i] = (f"plateau: {gains} gained at most {settings.tol:g} nats over the last "
-                              f"{settings.window} steps")
+                              f"{settings.window} steps, with p(c|x) at least {settings.min_p:g}")
             active &= ~done
         elif rule == "rhat" and step > chain.burn_in:
             monitored.append(stats)
             if len(monitored) >= 20 and len(monitored) % 10 == 0:
                 draws = torch.stack(monitored)  # (T, m, s)
                 rhats = [split_rhat(draws[:, :, i]) for i in range(draws.shape[2])]
+                rhat_text = ", ".join(f"{name} {r:.3f}" for name, r in zip(chain.stat_names, rhats))
                 if max(rhats) < settings.rhat:
-                    text = ", ".join(f"{name} {r:.3f}" for name, r in zip(chain.stat_names, rhats))
                     for i in range(m):
-                        stop_step[i], reasons[i] = step, f"split-R̂ below {settings.rhat:g}: {text}"
+                        stop_step[i], reasons[i] = step, f"split-R̂ below {settings.rhat:g}: {rhat_text}"
                     active[:] = False
         if not active.any():
             break
+    if rhat_text and active.any():
+        reasons = [f"{r}; split-R̂ still {rhat_text}" if a else r for r, a in zip(reasons, active.tolist())]
     strip_steps = [[round(k * stop_step[i] / (STRIP - 1)) for k in range(STRIP)] for i in range(keep)]
     strip = torch.stack([torch.stack([path[s][i] for s in strip_steps[i]]) for i in range(keep)]) if keep else \
         torch.empty(0, STRIP, d)
@@ -256,7 +269,8 @@ def run_chains(sampler: str, u0: torch.Tensor, target: Target, settings: ChainSe
         samples.append(u.clone())
     out = torch.stack(samples, dim=1).reshape(m * per_chain, d)[:n]  # chain by chain
     return ChainResult(samples=out, steps=stop_step, reasons=reasons, strip=strip, strip_steps=strip_steps,
-                       trace=trace, acceptance=chain.acceptance(), tau=getattr(chain, "tau", None))
+                       trace=trace, acceptance=chain.acceptance(), tau=getattr(chain, "tau", None),
+                       settings=asdict(settings))
 
 
 class _PPGN:
@@ -267,6 +281,7 @@ class _PPGN:
     def __init__(self, target: Target, s: ChainSettings) -> None:
         self.t, self.s = target, s
         self.stat_names = ["log p(c|x)"] + (["log q(u)"] if target.log_density is not None else [])
+        self.cond_index = 0
 
     def start(self, u: torch.Tensor) -> torch.Tensor:
         u = torch.maximum(torch.minimum(u, self.t.hi), self.t.lo)
@@ -286,16 +301,24 @@ class _PPGN:
 
     def step(self, u: torch.Tensor, step: int, active: torch.Tensor, g: torch.Generator | None
              ) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = active.nonzero().flatten()  # only the running chains cost a pass: stopped ones are left as they are
+        if len(idx) == 0:
+            return u, self.last
         with torch.no_grad():
-            d = self.s.eps1 * self.t.residual(u) + self.s.eps2 * self.grad  # type: ignore[misc]
+            ua = u[idx]
+            d = self.s.eps1 * self.t.residual(ua) + self.s.eps2 * self.grad[idx]  # type: ignore[misc]
             if self.s.eps3 > 0:
-                d = d + self.s.eps3 * torch.randn(u.shape, generator=g)
+                d = d + self.s.eps3 * torch.randn(ua.shape, generator=g)
             scale = d.abs().mean(1, keepdim=True)  # (n, 1): the update rescaled to mean |step| = lr
             d = torch.where(scale > 0, d * (self.lr(step) / scale.clamp_min(1e-30)), torch.zeros_like(d))
-            new = torch.maximum(torch.minimum(u + d, self.t.hi), self.t.lo)
-            u = torch.where(active[:, None], new, u)
-        self.cond, self.grad = value_and_grad(self.t.condition, u)  # one pass of G and p(y|x) per step
-        return u, self.stats(u, self.cond.float())
+            u = u.clone()
+            u[idx] = torch.maximum(torch.minimum(ua + d, self.t.hi), self.t.lo)
+        cond, grad = value_and_grad(self.t.condition, u[idx])  # one pass of G and p(y|x) per step
+        self.cond, self.grad = self.cond.clone(), self.grad.clone()
+        self.cond[idx], self.grad[idx] = cond, grad
+        self.last = self.last.clone() if hasattr(self, "last") else self.stats(u, self.cond.float())
+        self.last[idx] = self.stats(u[idx], cond.float())
+        return u, self.last
 
     def acceptance(self) -> None:
         return None
@@ -309,6 +332,7 @@ class _MALA:
         self.burn_in = s.adapt
         self.tau = s.tau
         self.stat_names = ["log pi(u)", "log p(c|x)"]
+        self.cond_index = 1
         self.accepted: torch.Tensor | None = None
         self.tried = 0
 
