@@ -61,6 +61,7 @@ PHASES = {
     "alphagan": [("D", ("D",)), ("C", ("C",)), ("E", ("E",)), ("G", ("G",))],
     "bigan": [("D", ("D",)), ("EG", ("E", "G"))],
     "veegan": [("D", ("D",)), ("GF", ("G", "F"))],
+    "ppgn": [("D", ("D",)), ("AE", ("E", "G"))],
 }
 
 # (model, data kind, model_args): the defaults on vectors and images, and every model_args choice that changes a
@@ -94,6 +95,10 @@ CASES = [
     ("bigan", "vector", {"adversarial": "minimax"}), ("bigan", "image", {"adversarial": "minimax"}),
     ("veegan", "vector", {}), ("veegan", "image", {}), ("veegan", "vector", {"lam": 0.3}),
     ("veegan", "vector", {"adversarial": "nonsaturating"}), ("veegan", "image", {"adversarial": "nonsaturating"}),
+    ("ppgn", "vector", {}), ("ppgn", "image", {}), ("ppgn", "vector", {"adv": 0.3, "lam": 2.0}),
+    ("ppgn", "image", {"recon": "l1", "perceptual_net": "D", "perceptual": 2.0}),
+    ("ppgn", "image", {"perceptual": 3.0, "perceptual_net": "features"}),
+    ("ppgn", "image", {"recon": "bce", "perceptual": 0.0}),
 
 ]
 
@@ -354,8 +359,20 @@ def loss_veegan(phase: str, x, r, S, N, arg) -> torch.Tensor:
     return adv + arg["lam"] * rec
 
 
+def loss_ppgn(phase: str, x, r, S, N, arg) -> torch.Tensor:
+    """Nguyen et al. 2017, §3 (joint PPGN): D tells x from G(h), h = E(x); E and G: λ_img·mean err(x, G(h))
+    + λ_feat·mean ‖φ(x) − φ(G(h))‖² + λ_adv·(−log D(G(h))). No prior draw."""
+    x_rec = S["G"](S["E"](x))  # G(h), h = E(x), shared
+    if phase == "D":
+        return real_term(N["D"](x)) + fake_term(N["D"](x_rec.detach()))  # −log D(x) − log(1 − D(G(h)))
+    image = arg["lam"] * recon_error(x, x_rec, arg["recon"])  # λ_img·mean err(x, G(h))
+    feature = perceptual_term(x, x_rec, r, N, arg)  # λ_feat·mean ‖φ(x) − φ(G(h))‖²
+    return image + feature + arg["adv"] * real_term(N["D"](x_rec))  # + λ_adv·(−log D(G(h)))
+
+
 REFERENCE = {"gan": loss_gan, "ae": loss_ae, "aegan": loss_aegan, "vae": loss_vae, "aae": loss_aae,
-             "vaegan": loss_vaegan, "alphagan": loss_alphagan, "bigan": loss_bigan, "veegan": loss_veegan}
+             "vaegan": loss_vaegan, "alphagan": loss_alphagan, "bigan": loss_bigan, "veegan": loss_veegan,
+             "ppgn": loss_ppgn}
 
 
 # --- running the real loop and capturing what each phase gives ------------------------------------------------
