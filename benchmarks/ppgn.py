@@ -2,6 +2,7 @@
 
     python benchmarks/ppgn.py RUN [--n 100] [--samplers ppgn,mala] [--chain KEY=VALUE ...] [--fixed]
                               [--clusters] [--out benchmarks/results/ppgn]
+    python benchmarks/ppgn.py --table RESULT.json [RESULT.json ...]      # the README's markdown table
 
 For each class K of the run's (labelled image) data and each chain sampler: n samples as `aegan sample RUN --sampler
 S --label K --n n` draws them (aegan.run.Run.chain_sample: the chains climb the *condition network*), then
@@ -95,9 +96,44 @@ def summary(rows: list[dict]) -> list[dict]:
     return out
 
 
+def markdown(results: list[dict]) -> str:
+    """Per-class table of one or more results (hit rate by the check classifier, its accuracy on real held-out
+    images, MS-SSIM of samples and data, mean steps), then the cluster purities."""
+    cols = [(r["model"], s["variant"], s["sampler"]) for r in results for s in r["summary"]]
+    head = "| class | real acc. | " + " | ".join(f"{m} {s} ({v}): hit / MS-SSIM / steps" for m, v, s in cols) + \
+        " | data MS-SSIM |"
+    lines = [head, "|" + "---|" * (len(cols) + 3)]
+    first = results[0]["classes"]
+    for k in sorted({row["class"] for row in first}):
+        cells = []
+        real = msssim_data = None
+        for r in results:
+            for s in r["summary"]:
+                row = next(c for c in r["classes"] if c["class"] == k and c["variant"] == s["variant"]
+                           and c["sampler"] == s["sampler"])
+                real, msssim_data = row["real_accuracy"], row["msssim_data"]
+                cells.append(f"{row['hit_rate']:.2f} / {row['msssim']:.2f} / {row['mean_steps']:.0f}")
+        lines.append(f"| {k} | {real:.2f} | " + " | ".join(cells) + f" | {msssim_data:.2f} |")
+    means = [f"**{s['hit_rate']:.3f}** / {s['msssim']:.3f} / {s['mean_steps']:.0f}" for r in results
+             for s in r["summary"]]
+    lines.append(f"| mean | {results[0]['summary'][0]['real_accuracy']:.3f} | " + " | ".join(means) +
+                 f" | {results[0]['summary'][0]['msssim_data']:.3f} |")
+    for r in results:
+        for sampler in dict.fromkeys(c["sampler"] for c in r["clusters"]):
+            part = [c for c in r["clusters"] if c["sampler"] == sampler]
+            pm = sum(c["purity_members"] for c in part) / len(part)
+            ps = sum(c["purity_samples"] for c in part) / len(part)
+            wins = sum(c["purity_samples"] >= c["purity_members"] for c in part)
+            lines.append(f"\n{r['model']}, {sampler} --cluster K over the {len(part)} components of the GMM: mean "
+                         f"purity of the samples {ps:.3f}, of the components' training members {pm:.3f}; the samples "
+                         f"are at least as pure in {wins} of {len(part)}.")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run")
+    p.add_argument("run", nargs="?", help="a run folder with an encoder, trained on labelled images")
+    p.add_argument("--table", nargs="+", metavar="RESULT.json", help="print the markdown table of earlier results")
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--samplers", default="ppgn,mala")
     p.add_argument("--chain", action="append", default=[], metavar="KEY=VALUE")
@@ -106,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="benchmarks/results/ppgn")
     a = p.parse_args(argv)
+    if a.table:
+        print(markdown([json.loads(Path(f).read_text()) for f in a.table]))
+        return 0
 
     import aegan
     from aegan.metrics.evaluator import for_data
