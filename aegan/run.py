@@ -288,7 +288,7 @@ class Run:
 
         if label is not None:
             def condition(u: torch.Tensor) -> torch.Tensor:
-                return class_log_prob(net, G(std.from_unit(u).to(device)), label).cpu()
+                return class_log_prob(net, G(std.from_unit(u).to(device)).cpu(), label)  # the net is on the CPU
         else:
             def condition(u: torch.Tensor) -> torch.Tensor:
                 return gmm.log_joint(std.from_unit(u)).log_softmax(1)[:, cluster]
