@@ -82,9 +82,13 @@ def mean_pair_distance(x: torch.Tensor) -> float:
 def for_run(cfg, ds, model) -> CollapseMonitor | None:
     """The monitor of a run (Config cfg, Dataset ds, Model model), or None when monitor.every is 0. The probe
     set: monitor.probe held-out examples and as many prior draws, both fixed by the run's seed. Data sets with at
-    most 10 held-out examples are not monitored."""
+    most 10 held-out examples are not monitored, nor models without a prior (ppgn: its G only ever decodes encoder
+    codes, and its samples come through a model of the codes fitted after training, so prior draws would warn of a
+    collapse that no sampler of it has)."""
     m = cfg.monitor
     if not m.every or len(ds.test) <= 2 * K:  # too few held-out examples for neighbourhoods
+        return None
+    if "prior" not in model.samplers:
         return None
     g = torch.Generator().manual_seed(PROBE_SEED + cfg.seed)
     real = ds.test[torch.randperm(len(ds.test), generator=g)[:m.probe]]

@@ -27,6 +27,8 @@ def test_ppgn_model_has_no_prior_and_samples_through_its_code_model(digits_run):
     assert digits_run.model.arg["perceptual"] == 1.0 and digits_run.model.arg["perceptual_net"] == "features"
     with pytest.raises(aegan.AeganError, match="no sampler 'prior'"):
         digits_run.sample(4, sampler="prior")
+    logged = (digits_run.path / "metrics.jsonl").read_text()
+    assert "monitor/diversity" not in logged  # no prior draws to probe, so no collapse warnings about them
 
 
 @pytest.mark.parametrize("sampler", ["ppgn", "mala"])
