@@ -10,6 +10,9 @@ S --label K --n n` draws them (aegan.run.Run.chain_sample: the chains climb the 
   which neither the chains nor the model trained against) assigns to class K, beside its accuracy on the real
   held-out images of class K (the issue's bar: the mean hit rate at most 5 points below the mean accuracy);
 - MS-SSIM diversity of the samples beside that of 100 held-out images of class K (lower = more diverse);
+- precision (k = 5, in the evaluator's features, which only score) of the samples against the held-out images of
+  class K, beside that of n held-out images of K against the others: how many samples look like real members of
+  the class, which a classifier's hit does not say (a chain can climb to an image both classifiers call K);
 - the chains' mean stopping step, and for mala the acceptance rate.
 --fixed adds the same samplers with stop=none (the released sampler's fixed number of steps) for the stopping rule's
 comparison. --clusters: for each component K of the codes' GMM, chains of each sampler conditioned on the cluster
@@ -28,11 +31,13 @@ from typing import Any
 
 
 def class_rows(run: Any, check: Any, sampler: str, chain: list[str], n: int, seed: int, tag: str) -> list[dict]:
-
     from aegan.metrics.diversity import msssim_diversity
+    from aegan.metrics.evaluator import for_data
+    from aegan.metrics.prdc import prdc
     from aegan.samplers.chains import ChainSettings
 
     ds = run.data()
+    evaluator = for_data(ds)  # scores only: the realism of the samples, in features no chain climbed
     settings = ChainSettings.parse(chain)
     rows = []
     for k in range(int(ds.labels_test.max()) + 1):
@@ -40,12 +45,18 @@ def class_rows(run: Any, check: Any, sampler: str, chain: list[str], n: int, see
         x, result = run.chain_sample(n, sampler, label=k, seed=seed + k, settings=settings)
         seconds = time.perf_counter() - start
         real = ds.test[ds.labels_test == k]
+        # precision (Kynkäänniemi et al. 2019, k = 5): the share of the samples inside the manifold of the real
+        # held-out images of class K; the same for n held-out images of K against the others of K, as the reference
+        ref, held = evaluator.features(real[n:]), evaluator.features(real[:n])
+        precision = prdc(ref, evaluator.features(x))["precision"]
+        precision_data = prdc(ref, held)["precision"]
         record = result.record()
         rows.append({
             "variant": tag, "sampler": sampler, "class": k,
             "hit_rate": float((check.predict(x) == k).float().mean()),
             "condition_hit_rate": float((run.condition_network().predict(x) == k).float().mean()),
             "real_accuracy": float((check.predict(real) == k).float().mean()),
+            "precision": precision, "precision_data": precision_data,
             "msssim": msssim_diversity((x.clamp(-1, 1) + 1) / 2),
             "msssim_data": msssim_diversity((real[:n].clamp(-1, 1) + 1) / 2),
             "mean_steps": record["mean_steps"], "acceptance": record.get("mean_acceptance"),
@@ -88,7 +99,8 @@ def summary(rows: list[dict]) -> list[dict]:
     out = []
     for key in dict.fromkeys((r["variant"], r["sampler"]) for r in rows):
         part = [r for r in rows if (r["variant"], r["sampler"]) == key]
-        keys = ("hit_rate", "condition_hit_rate", "real_accuracy", "msssim", "msssim_data", "mean_steps", "seconds")
+        keys = ("hit_rate", "condition_hit_rate", "real_accuracy", "precision", "precision_data", "msssim",
+                "msssim_data", "mean_steps", "seconds")
         mean = {k: sum(r[k] for r in part) / len(part) for k in keys}
         acc = [r["acceptance"] for r in part if r["acceptance"] is not None]
         out.append({"variant": key[0], "sampler": key[1], **{k: round(v, 4) for k, v in mean.items()},
@@ -100,24 +112,26 @@ def markdown(results: list[dict]) -> str:
     """Per-class table of one or more results (hit rate by the check classifier, its accuracy on real held-out
     images, MS-SSIM of samples and data, mean steps), then the cluster purities."""
     cols = [(r["model"], s["variant"], s["sampler"]) for r in results for s in r["summary"]]
-    head = "| class | real acc. | " + " | ".join(f"{m} {s} ({v}): hit / MS-SSIM / steps" for m, v, s in cols) + \
-        " | data MS-SSIM |"
+    head = "| class | real acc. | " + " | ".join(f"{m} {s} ({v}): hit / precision / MS-SSIM / steps"
+                                              for m, v, s in cols) + " | data: precision / MS-SSIM |"
     lines = [head, "|" + "---|" * (len(cols) + 3)]
     first = results[0]["classes"]
     for k in sorted({row["class"] for row in first}):
         cells = []
-        real = msssim_data = None
+        real = data = None
         for r in results:
             for s in r["summary"]:
                 row = next(c for c in r["classes"] if c["class"] == k and c["variant"] == s["variant"]
                            and c["sampler"] == s["sampler"])
-                real, msssim_data = row["real_accuracy"], row["msssim_data"]
-                cells.append(f"{row['hit_rate']:.2f} / {row['msssim']:.2f} / {row['mean_steps']:.0f}")
-        lines.append(f"| {k} | {real:.2f} | " + " | ".join(cells) + f" | {msssim_data:.2f} |")
-    means = [f"**{s['hit_rate']:.3f}** / {s['msssim']:.3f} / {s['mean_steps']:.0f}" for r in results
-             for s in r["summary"]]
-    lines.append(f"| mean | {results[0]['summary'][0]['real_accuracy']:.3f} | " + " | ".join(means) +
-                 f" | {results[0]['summary'][0]['msssim_data']:.3f} |")
+                real, data = row["real_accuracy"], f"{row['precision_data']:.2f} / {row['msssim_data']:.2f}"
+                cells.append(f"{row['hit_rate']:.2f} / {row['precision']:.2f} / {row['msssim']:.2f} / "
+                             f"{row['mean_steps']:.0f}")
+        lines.append(f"| {k} | {real:.2f} | " + " | ".join(cells) + f" | {data} |")
+    means = [f"**{s['hit_rate']:.3f}** / {s['precision']:.3f} / {s['msssim']:.3f} / {s['mean_steps']:.0f}"
+             for r in results for s in r["summary"]]
+    first_summary = results[0]["summary"][0]
+    lines.append(f"| mean | {first_summary['real_accuracy']:.3f} | " + " | ".join(means) +
+                 f" | {first_summary['precision_data']:.3f} / {first_summary['msssim_data']:.3f} |")
     for r in results:
         for sampler in dict.fromkeys(c["sampler"] for c in r["clusters"]):
             part = [c for c in r["clusters"] if c["sampler"] == sampler]
