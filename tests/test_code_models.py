@@ -185,7 +185,8 @@ def test_the_diffusion_bound_is_tight_for_gaussian_codes_and_a_perfect_noise_pre
 # --- storage, determinism, bad codes: tiny fits -------------------------------------------------------------------
 
 TINY = {"gaussian": {}, "gmm": {"n_components": 3}, "codegan": {"steps": 10}, "flow": {"steps": 10},
-        "twostage": {"steps": 10}, "diffusion": {"steps": 10, "sample_steps": 5, "bound_draws": 4}}
+        "twostage": {"steps": 10}, "diffusion": {"steps": 10, "sample_steps": 5, "bound_draws": 4},
+        "dae": {"steps": 10, "walk": 5}}
 
 
 def tiny_fit(name: str, seed: int = 0):

@@ -99,6 +99,7 @@ CHOICES = {  # model -> {setting: its valid values}, as the models declare them
             "posterior": ("deterministic", "gaussian")},
     "bigan": {"adversarial": ("nonsaturating", "minimax")},
     "veegan": {"adversarial": ("nonsaturating", "ratio")},
+    "ppgn": {"recon": ("l1", "mse", "bce"), "perceptual_net": ("D", "features")},
     "vaegan": {},
     "alphagan": {"adversarial": ("nonsaturating", "ratio"), "perceptual_net": ("D", "features")},
 }

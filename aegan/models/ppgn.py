@@ -13,7 +13,7 @@ prior term. Here nothing is pretrained elsewhere: E is trained with G, end to en
 The chains (`aegan sample RUN --sampler ppgn|mala --label K | --cluster K`) work on every run of the family that has an
 encoder; this model is the one trained for them.
 
-One training step; both phases every step:
+One training step; both phases run every step (phase.every = 1):
   shared:  x̂ = G(E(x))                                         once, before the phases (begin_step)
   1. D   updates D:     −log σ(D(x)) − log(1 − σ(D(x̂)))          x̂ detached
   2. AE  updates E, G:  λ · mean err(x, x̂)                       image loss, err = model_args.recon (mse, the paper's)
