@@ -129,7 +129,7 @@ def test_chain_settings_refuse_bad_values_with_one_line():
 def test_dae_score_points_to_the_codes_density():
     g = torch.Generator().manual_seed(6)
     codes = torch.randn(5000, 3, generator=g) * torch.tensor([1.0, 2.0, 0.5]) + 3.0
-    dae = DAESampler(sigma=0.3, steps=1500).fit(codes, seed=0)
+    dae = DAESampler(sigma=0.3, steps=700, hidden=128).fit(codes, seed=0)
     u = torch.randn(500, 3, generator=g)  # standardized: the density is N(0, I), its score −u
     score = dae.score(u).detach()
     cos = torch.nn.functional.cosine_similarity(score, -u, dim=1)
