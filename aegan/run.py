@@ -21,6 +21,7 @@ from aegan.config import Config, read_yaml
 from aegan.data.base import Transform
 from aegan.errors import AeganError, CheckpointError, ConfigError, DataError
 from aegan.models import Model, build_model
+from aegan.samplers.chains import CHAIN_SAMPLERS  # the chain samplers, for models with an encoder
 
 MAX_FIT_CODES = 20_000  # training examples whose codes a code model is fitted to
 
@@ -118,10 +119,13 @@ class Run:
         """Codes (n, latent_dim) of up to 20,000 training examples, a random subset fixed by the run's seed: what
         every code model is fitted to."""
         if self._train_codes is None:
-            x = self.data().train
-            idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.config.seed))[:MAX_FIT_CODES]
-            self._train_codes = self.encode_model(x[idx])
+            self._train_codes = self.encode_model(self.data().train[self.training_indices()])
         return self._train_codes
+
+    def training_indices(self) -> torch.Tensor:
+        """The training examples whose codes `training_codes` holds, in its order."""
+        n = len(self.data().train)
+        return torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed))[:MAX_FIT_CODES]
 
     def code_sampler(self, name: str, refit: bool = False):
         """The code model `name` (aegan.samplers.SAMPLERS: gaussian, gmm, codegan, flow, twostage, diffusion) of
@@ -342,9 +346,6 @@ class Run:
             with_encoder = ", ".join(name for name, cls in MODELS.items() if "gmm" in cls.samplers)
             raise AeganError(f"model {self.config.model} has no encoder: use one of {with_encoder}")
         return self.encode_model(self.transform.to_model(x))
-
-
-CHAIN_SAMPLERS = ("ppgn", "mala")  # aegan.samplers.chains; for models with an encoder
 
 
 def class_log_prob(net: Any, x: torch.Tensor, label: int) -> torch.Tensor:

@@ -74,7 +74,7 @@ def cluster_rows(run: Any, check: Any, chain: list[str], n: int, seed: int, samp
     gmm = run.code_sampler("gmm")
     codes = run.training_codes()
     ds = run.data()
-    idx = torch.randperm(len(ds.train), generator=torch.Generator().manual_seed(run.config.seed))[:len(codes)]
+    idx = run.training_indices()  # the examples whose codes the GMM was fitted to
     assigned = gmm.log_joint(codes).argmax(1)  # the component each training code belongs to
     members_pred = torch.cat([check.predict(b) for b in ds.train[idx].split(2000)])
     rows = []

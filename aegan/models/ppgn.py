@@ -32,23 +32,15 @@ from typing import Any
 import torch
 
 from aegan import losses
-from aegan.config import Config
-from aegan.models.base import (
-    ENCODER_SAMPLERS,
-    ENCODER_VECTOR_DEFAULTS,
-    PERCEPTUAL_NETS,
-    Logs,
-    Model,
-    Phase,
-    encoder_image_defaults,
-)
-from aegan.nets import build_encoder
+from aegan.models.aegan import AEGAN
+from aegan.models.base import ENCODER_SAMPLERS, ENCODER_VECTOR_DEFAULTS, PERCEPTUAL_NETS, Logs, encoder_image_defaults
 
 
-class PPGN(Model):
+class PPGN(AEGAN):
+    """AE-GAN's networks (E, G, D), phases (D, then E and G) and data checks, with PPGN's losses: no prior draw."""
+
     name = "ppgn"
     paper = "Nguyen et al. 2017, arXiv:1612.00005 (end to end: the encoder trained with G)"
-    has_D = True
     samplers = tuple(s for s in ENCODER_SAMPLERS if s != "prior")  # no prior: codes come from a code model
     args = {
         "lam": 10.0,  # λ_img, weight of the image loss, a per-element mean err(x, x̂)
@@ -62,22 +54,12 @@ class PPGN(Model):
     positive = ("lam", "dae_sigma")
     nonnegative = ("perceptual", "adv")
 
-    def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
-        super().__init__(shape, cfg)
-        width, depth = cfg.net.width, cfg.net.depth
-        self.nets["E"] = build_encoder(self.shape, self.latent_dim, width, depth)
-        self.nets["G"] = self.build_G(width, depth)
-        self.nets["D"] = self.build_D(width, depth)
-
     @staticmethod
     def defaults(kind: str, channels: int = 1) -> dict[str, Any]:
         if kind != "vector":
             # aegan's image preset (λ = 50, 16-D codes per channel) with the feature loss of the paper on
             return {**encoder_image_defaults(channels), "model_args": {"lam": 50.0, "perceptual": 1.0}}
         return {**ENCODER_VECTOR_DEFAULTS, "model_args": {"lam": 20.0}}
-
-    def phases(self) -> list[Phase]:
-        return [Phase("D", ("D",), self.loss_D), Phase("AE", ("E", "G"), self.loss_AE)]
 
     def begin_step(self, x: torch.Tensor) -> SimpleNamespace:
         return SimpleNamespace(x=x, x_rec=self.nets["G"](self.nets["E"](x)))  # x̂ = G(E(x))

@@ -286,6 +286,7 @@ class _PPGN:
     def start(self, u: torch.Tensor) -> torch.Tensor:
         u = torch.maximum(torch.minimum(u, self.t.hi), self.t.lo)
         self.cond, self.grad = value_and_grad(self.t.condition, u)  # of the current state, reused by the next step
+        self.last = self.stats(u, self.cond.float())  # (n, s) statistics of the current state
         return u
 
     def lr(self, step: int) -> float:
@@ -316,7 +317,7 @@ class _PPGN:
         cond, grad = value_and_grad(self.t.condition, u[idx])  # one pass of G and p(y|x) per step
         self.cond, self.grad = self.cond.clone(), self.grad.clone()
         self.cond[idx], self.grad[idx] = cond, grad
-        self.last = self.last.clone() if hasattr(self, "last") else self.stats(u, self.cond.float())
+        self.last = self.last.clone()
         self.last[idx] = self.stats(u[idx], cond.float())
         return u, self.last
 
