@@ -37,8 +37,9 @@ GRID_PADDING_PX = 2  # padding between and around cells of an image grid, in out
 GRID_MIN_CELL_PX = 56  # small images are upscaled (nearest) until a cell is at least this wide
 GRID_PAD_VALUE = 255  # padding colour: white, which separates dark-background images (MNIST) well
 
-__all__ = ["curve_series", "generate_eval", "image_grid_png", "loss_curves_figure", "loss_curves_png", "picture",
-           "recon_grid_png", "reconstruct_eval", "samples_and_recon_png", "scatter_png", "write_atomically"]
+__all__ = ["bars_png", "curve_series", "generate_eval", "histograms_png", "image_grid_png", "loss_curves_figure",
+           "loss_curves_png", "picture", "recon_grid_png", "reconstruct_eval", "samples_and_recon_png", "scatter_png",
+           "write_atomically"]
 
 
 # ----------------------------------------------------------------------------------------- writing
@@ -69,6 +70,47 @@ def _new_figure(width_in: float, height_in: float) -> Figure:
 
 def _save_figure(fig: Figure, path: str | Path) -> Path:
     return write_atomically(path, lambda f: fig.savefig(f, format="png"))
+
+
+# ----------------------------------------------------------------------------------------- benchmark figures
+
+
+def bars_png(labels: list[str], panels: dict[str, tuple[list[float], list[float]]], path: str | Path,
+             title: str = "") -> Path:
+    """One bar panel per metric: panels maps a metric's name to (means, error half-widths), one bar per label."""
+    fig = _new_figure(max(4.0, 0.45 * len(labels) + 1.5) * len(panels) ** 0.5 + 2, 3.2 * len(panels))
+    for i, (name, (means, errs)) in enumerate(panels.items()):
+        ax = fig.add_subplot(len(panels), 1, i + 1)
+        ax.bar(range(len(labels)), means, yerr=errs, capsize=3, color="#4c72b0", ecolor="black")
+        ax.set_ylabel(name)
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels(labels if i == len(panels) - 1 else [""] * len(labels), rotation=30, ha="right",
+                           fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save_figure(fig, path)
+
+
+def histograms_png(panels: dict[str, list[float]], path: str | Path, title: str = "") -> Path:
+    """One histogram panel per label: panels maps a label to the (mean) count of samples in each mode; a dashed line
+    marks the count every mode would have if the samples were spread evenly."""
+    cols = min(4, len(panels))
+    rows = (len(panels) + cols - 1) // cols
+    fig = _new_figure(3.2 * cols, 2.4 * rows + 0.4)
+    for i, (label, counts) in enumerate(panels.items()):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.bar(range(len(counts)), counts, width=1.0, color="#55a868")
+        total = sum(counts)
+        if counts and total:
+            ax.axhline(total / len(counts), color="black", linestyle="--", linewidth=0.8)
+        ax.set_title(label, fontsize=8)
+        ax.tick_params(labelsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------------------- scatter

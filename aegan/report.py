@@ -583,15 +583,67 @@ def run_section(run: RunData) -> str:
 
 
 def bench_section(path: Path) -> str:
-    """The mean ± std table of an `aegan bench` folder (from its results.json), or "" for other folders."""
-    rows, problem = _read_json(path / "results.json")
-    if problem or not isinstance(rows, list) or not rows:
+    """The section of an `aegan bench` folder from its results.json, or "" for other folders: a suite's results
+    (aegan.bench.results) with the machine, the published anchors, the figures and a sample grid per method, or
+    the mean ± std table of an older list of rows."""
+    doc, problem = _read_json(path / "results.json")
+    if problem or not doc:
+        return ""
+    if isinstance(doc, dict) and isinstance(doc.get("summary"), dict):
+        return _suite_section(path, doc)
+    if not isinstance(doc, list):
         return ""
     try:
-        table = _table(SUMMARY_HEADER, summary_rows(rows), numeric_from=3)
+        table = _table(SUMMARY_HEADER, summary_rows(doc), numeric_from=3)
     except (KeyError, TypeError, ValueError):
         return _note("results.json is not an aegan bench result; its summary is left out.")
     return f"<h2>Benchmark: mean ± std over seeds</h2>{table}"
+
+
+def _suite_section(path: Path, doc: dict[str, Any]) -> str:
+    summary, machine = doc["summary"], doc.get("machine") or {}
+    spread = "mean ± standard error" if doc.get("spread") == "se" else "mean ± std"
+    parts = [f'<h2>Benchmark: {esc(doc.get("suite"))}</h2>',
+             f'<p>{esc(doc.get("about", ""))}. Budget: {esc(doc.get("budget"))}. {esc(doc.get("date", ""))}.</p>']
+    if machine:
+        parts.append(f'<p class="numbers">Machine: {esc(machine.get("cpu"))}, '
+                     f'{esc(machine.get("usable_cores") or machine.get("cores"))} cores, torch '
+                     f'{esc(machine.get("torch"))} ({esc(machine.get("torch_threads"))} threads), fp32 matmul '
+                     f'{esc(machine.get("matmul_gflops"))} GFLOP/s, {esc(machine.get("platform"))}</p>')
+    if doc.get("command"):
+        parts.append(f"<p><code>{esc(doc['command'])}</code></p>")
+    header, rows = summary.get("header", []), summary.get("rows", [])
+    labels = sum(1 for h in header if h in ("variant", "setting", "data", "sampler"))
+    parts.append(f"<h3>Ours: {spread} over seeds</h3>"
+                 f'<div class="wide">{_table([str(h) for h in header], rows, numeric_from=labels)}</div>')
+    anchors = [r for r in doc.get("published") or [] if isinstance(r, dict)]
+    if anchors:
+        keys = ["source", "method", "setting", "data", "modes_covered", "modes_total", "high_quality_fraction",
+                "kl_modes"]
+        parts.append("<h3>Published (anchors, not like-for-like)</h3>"
+                     f'<div class="wide">{_table(keys, [[fmt(r.get(k)) for k in keys] for r in anchors], 4)}</div>')
+    figures = sorted((path / "figures").glob("*.png")) if (path / "figures").is_dir() else []
+    if figures:
+        parts.append("<h3>Figures</h3>" + "".join(_figure_from_file(f, f.stem) for f in figures))
+    grids = _suite_sample_grids(path, [r for r in doc.get("rows") or [] if isinstance(r, dict)])
+    if grids:
+        parts.append(f'<h3>Samples (seed 0, each method\'s last training picture)</h3><div>{grids}</div>')
+    return "".join(parts)
+
+
+def _suite_sample_grids(path: Path, rows: list[dict[str, Any]]) -> str:
+    """The last sample picture of each seed-0 run named in the rows, captioned with its variant and data."""
+    out, seen = [], set()
+    for r in rows:
+        run = r.get("run")
+        if r.get("seed") != 0 or not isinstance(run, str) or run in seen:
+            continue
+        seen.add(run)
+        pictures = sorted((path / run / "samples").glob("step_*.png")) if (path / run / "samples").is_dir() else []
+        if pictures:
+            caption = " ".join(str(r.get(k)) for k in ("variant", "setting", "data") if r.get(k))
+            out.append(_figure_from_file(pictures[-1], caption, details=f"{run}, prior samples while training"))
+    return "".join(out)
 
 
 def render(path: Path, runs: list[RunData], folder_of_runs: bool) -> str:

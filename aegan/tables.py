@@ -18,7 +18,8 @@ MISSING = "—"  # shown for a value a row does not have
 SUMMARY_HEADER = ["variant", "data", "sampler", "seeds", "modes covered", "high-quality fraction", "kl_modes",
                   "train s"]
 
-__all__ = ["MISSING", "SUMMARY_HEADER", "fmt", "is_number", "markdown_table", "mean_sd_table", "summary_rows",
+__all__ = ["MISSING", "SUMMARY_HEADER", "fmt", "is_number", "markdown_table", "mean_sd_table", "mean_spread_rows",
+           "summary_rows",
            "summary_table", "text_table"]
 
 
@@ -64,8 +65,7 @@ def markdown_table(header: Sequence[str], rows: list[list[str]]) -> str:
 
 
 def _mean_sd(values: list[float], spec: str) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):{spec}} ± {sd:{spec}}"
+    return _mean_spread(values, spec, "sd")
 
 
 def summary_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
@@ -85,9 +85,15 @@ def summary_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
     return out
 
 
-def mean_sd_table(rows: list[dict[str, Any]], by: Sequence[str], keys: Sequence[str], spec: str = ".3g") -> str:
-    """Markdown: one row per distinct value of the `by` columns, `keys` as mean ± std over the rows (seeds) that share
-    it; a key no row of the group has is "—"."""
+def _mean_spread(values: list[float], spec: str, spread: str) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):{spec}} ± {sd / math.sqrt(len(values)) if spread == 'se' else sd:{spec}}"
+
+
+def mean_spread_rows(rows: list[dict[str, Any]], by: Sequence[str], keys: Sequence[str], spec: str = ".3g",
+                     spread: str = "sd") -> tuple[list[str], list[list[str]]]:
+    """Header and cells: one row per distinct value of the `by` columns, `keys` as mean ± std (spread "sd") or
+    mean ± standard error (spread "se") over the rows (seeds) that share it; a key no row of the group has is "—"."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault(tuple(r.get(k) for k in by), []).append(r)
@@ -96,9 +102,15 @@ def mean_sd_table(rows: list[dict[str, Any]], by: Sequence[str], keys: Sequence[
         cells = [fmt(v) for v in group] + [str(len(rs))]
         for key in keys:
             values = [float(r[key]) for r in rs if is_number(r.get(key))]
-            cells.append(_mean_sd(values, spec) if values else MISSING)
+            cells.append(_mean_spread(values, spec, spread) if values else MISSING)
         out.append(cells)
-    return markdown_table([*by, "seeds", *keys], out)
+    return [*by, "seeds", *keys], out
+
+
+def mean_sd_table(rows: list[dict[str, Any]], by: Sequence[str], keys: Sequence[str], spec: str = ".3g",
+                  spread: str = "sd") -> str:
+    """Markdown of mean_spread_rows."""
+    return markdown_table(*mean_spread_rows(rows, by, keys, spec, spread))
 
 
 def summary_table(rows: list[dict[str, Any]]) -> str:

@@ -25,13 +25,14 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from aegan.bench.machine import machine, matmul_gflops
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODEL, DATA = "gan", "fashion-mnist"
@@ -47,30 +48,6 @@ def log(*args: Any) -> None:
 
 
 # --- machine -------------------------------------------------------------------------------------
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        affinity = None
-    mem = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = round(int(line.split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": affinity, "memory_gib": mem,
-            "platform": platform.platform(), "python": platform.python_version()}
-
 
 def loadavg() -> float | None:
     try:
@@ -109,23 +86,6 @@ class OtherLoad:
 
 
 # --- matmul peak ---------------------------------------------------------------------------------
-
-def matmul_gflops(n: int = 2048, repeats: int = 7, per_repeat: int = 3, warmup: int = 3) -> float:
-    """Best fp32 n x n @ n x n rate, FLOPs = 2 n^3 per product."""
-    import torch
-
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    c = torch.empty(n, n)
-    for _ in range(warmup):
-        torch.mm(a, b, out=c)
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(per_repeat):
-            torch.mm(a, b, out=c)
-        best = min(best, (time.perf_counter() - t) / per_repeat)
-    return 2 * n**3 / best / 1e9
-
 
 # --- bare loop -----------------------------------------------------------------------------------
 

@@ -98,25 +98,29 @@ def test_images_suite_scores_each_run_through_its_prior_and_its_code_model(tmp_p
     assert set(by) == {("gan", "prior"), ("aae", "prior"), ("aae", "gmm")}
     assert "fd_recon" not in by[("gan", "prior")] and by[("aae", "gmm")]["fd_recon"] > 0
     assert all(r["steps"] >= 1 and "fd" in r and "recall" in r and r["fd_check"] > 0 for r in rows)
-    table = (tmp_path / "b" / "table.md").read_text()
+    table = (tmp_path / "b" / "results.md").read_text()
     assert "| aae | digits | gmm | 1 |" in table and "fd_recon" in table
     assert (tmp_path / "b" / "report.html").is_file()
     again = run_bench("images", models=["aae"], seeds=1, out=tmp_path / "b", data=("digits",), minutes=0.03, n=200)
     assert [r["steps"] for r in again] == [by[("aae", "gmm")]["steps"]] * 2  # finished runs are reused
-    stored = json.loads((tmp_path / "b" / "results.json").read_text())  # the gan's rows stay, the aae's replaced
+    stored = json.loads((tmp_path / "b" / "results.json").read_text())["rows"]  # the gan's stay, the aae's replaced
     assert sorted((r["variant"], r["sampler"]) for r in stored) == [("aae", "gmm"), ("aae", "prior"), ("gan", "prior")]
-    assert "| gan | digits | prior | 1 |" in (tmp_path / "b" / "table.md").read_text()
+    assert "| gan | digits | prior | 1 |" in (tmp_path / "b" / "results.md").read_text()
 
 
-def test_minutes_only_for_the_images_suite():
+def test_bad_bench_settings_are_refused_before_anything_is_written(tmp_path):
     from aegan.bench import run_bench
 
-    with pytest.raises(AeganError, match="--minutes applies to the images suite"):
-        run_bench("modes", minutes=1.0)
-    with pytest.raises(AeganError, match="--jobs applies to the images suite"):
-        run_bench("modes", jobs=2)
-    with pytest.raises(AeganError, match="--jobs must be at least 1"):
-        run_bench("images", jobs=0)
+    out = tmp_path / "b"
+    for kwargs, message in [({"suite": "modes", "minutes": 1.0}, "--minutes applies to the images suite"),
+                            ({"suite": "images", "jobs": 0}, "--jobs must be at least 1"),
+                            ({"suite": "toy", "budget": "huge"}, "unknown budget 'huge'"),
+                            ({"suite": "toy", "models": ["gam"]}, "unknown model 'gam'"),
+                            ({"suite": "toy", "data": ("ring9",)}, "unknown data 'ring9'"),
+                            ({"suite": "speedy"}, "unknown benchmark suite 'speedy'")]:
+        with pytest.raises(AeganError, match=message):
+            run_bench(out=out, **kwargs)
+    assert not out.exists()
 
 
 def test_images_suite_runs_jobs_at_once_and_gives_the_rows_one_job_gives(tmp_path):
@@ -127,7 +131,7 @@ def test_images_suite_runs_jobs_at_once_and_gives_the_rows_one_job_gives(tmp_pat
     rows = run_bench("images", models=["gan", "ae"], seeds=1, out=tmp_path / "b", data=("digits",),
                      minutes=0.02, n=200, jobs=2)
     assert [(r["variant"], r["sampler"]) for r in rows] == [("gan", "prior"), ("ae", "prior"), ("ae", "gmm")]
-    stored = json.loads((tmp_path / "b" / "results.json").read_text())
+    stored = json.loads((tmp_path / "b" / "results.json").read_text())["rows"]
     assert [r["fd"] for r in stored] == [r["fd"] for r in rows]
     again = run_bench("images", models=["gan", "ae"], seeds=1, out=tmp_path / "b", data=("digits",),
                       minutes=0.02, n=200)

@@ -16,12 +16,14 @@ from aegan.data.images import digits, fashion_mnist, from_array, from_array_file
 from aegan.data.objects import PREFIX, from_object, is_data_object, is_object_name
 from aegan.data.shapes import colour_shapes
 from aegan.data.stacked import StackedDataset, stacked_digits, stacked_fashion_mnist
-from aegan.data.toy import grid25, ring8
+from aegan.data.toy import grid25, grid100, ring8, synthetic1200
 from aegan.errors import DataError
 
 LOADERS: dict[str, Callable[[], Dataset]] = {
     "ring8": ring8,
     "grid25": grid25,
+    "grid100": grid100,
+    "synthetic1200": synthetic1200,
     "digits": digits,
     "fashion-mnist": fashion_mnist,
     "stacked-digits": stacked_digits,
@@ -31,7 +33,8 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
 NAMES: tuple[str, ...] = tuple(LOADERS)
 ARRAY_SUFFIXES = (".npy", ".npz")
 
-__all__ = ["Dataset", "StackedDataset", "Transform", "NAMES", "LOADERS", "load", "ring8", "grid25", "digits",
+__all__ = ["Dataset", "StackedDataset", "Transform", "NAMES", "LOADERS", "load", "ring8", "grid25", "grid100",
+           "synthetic1200", "digits",
            "fashion_mnist", "from_array", "from_array_file", "from_folder", "from_object", "colour_shapes",
            "stacked_digits", "stacked_fashion_mnist"]
 

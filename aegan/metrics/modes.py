@@ -5,6 +5,9 @@ The protocol of VEEGAN (Srivastava et al. 2017, arXiv:1705.07761) and PacGAN (Li
 arXiv:1712.04086): a sample is *high quality* if it lies within 3 standard deviations of its nearest
 mode centre; a mode is *covered* if at least one high-quality sample is assigned to it; `kl_modes` is
 KL(p_gen || p_true) between the histogram of high-quality samples over modes and the true mode weights.
+In D > 2 dimensions "within 3 std" would count almost nothing (a mode's own samples lie about std·√D from its
+centre), so the radius is the one that keeps the same share of a mode's own samples as 3 std does in 2-D
+(quality_radius): exactly 3 std in 2-D, std·√(χ²_D quantile of 1 − e^{-4.5}) in general (about 36 std at D = 1,200).
 
 `kl_modes` is one formula on both kinds of data (histogram_stats): KL(p ‖ q) = Σ_k p_k log(p_k / q_k), natural
 log, p the generated histogram normalised over the samples it counts, q the true weights normalised; modes with
@@ -22,16 +25,30 @@ case of a point mass. Two things differ, by what each kind of data offers:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
 
+TWO_D_SHARE = 1.0 - math.exp(-4.5)  # share of a 2-D isotropic Gaussian within 3 std of its centre: P(χ²₂ ≤ 9)
+
+
+def quality_radius(std: float, dim: int) -> float:
+    """The high-quality radius of a mode of `std` in `dim` dimensions: 3·std in 1 or 2 dimensions (the papers'
+    rule), else the radius holding the same share of the mode's own samples, std·√(χ²_dim quantile of TWO_D_SHARE)."""
+    if dim <= 2:
+        return 3.0 * std
+    from scipy.stats import chi2
+
+    return std * math.sqrt(float(chi2.ppf(TWO_D_SHARE, dim)))
+
 
 def mode_stats(samples: torch.Tensor | np.ndarray, centres: torch.Tensor | np.ndarray, std: float,
-               weights: torch.Tensor | np.ndarray | None = None) -> dict[str, float]:
+               weights: torch.Tensor | np.ndarray | None = None) -> dict[str, Any]:
     """samples (N, D), centres (K, D) in the same units, std of each mode, weights (K,) (default uniform).
 
-    Returns modes_total, modes_covered, high_quality_fraction and kl_modes. With no high-quality sample at all,
+    Returns modes_total, modes_covered, high_quality_fraction, kl_modes and mode_counts (high-quality samples per
+    mode, the histogram the benchmark reports draw). With no high-quality sample at all,
     kl_modes is the worst case for a point mass, log(1 / min weight), so the number stays finite and large.
     """
     x = torch.as_tensor(np.asarray(samples), dtype=torch.float64)
@@ -42,10 +59,11 @@ def mode_stats(samples: torch.Tensor | np.ndarray, centres: torch.Tensor | np.nd
     q = torch.full((len(c),), 1.0, dtype=torch.float64) if weights is None else np.asarray(weights)
     finite = torch.isfinite(x).all(dim=1)
     dist, nearest = torch.cdist(x[finite], c).min(dim=1)  # distance to and index of the nearest centre
-    good = dist <= 3.0 * std
-    hist = histogram_stats(nearest[good], q)
+    good = dist <= quality_radius(std, c.shape[1])
+    hist, counts = _histogram(nearest[good], q)
     return {"modes_total": hist["modes_total"], "modes_covered": hist["modes_covered"],
-            "high_quality_fraction": int(good.sum()) / len(x) if len(x) else 0.0, "kl_modes": hist["kl_modes"]}
+            "high_quality_fraction": int(good.sum()) / len(x) if len(x) else 0.0, "kl_modes": hist["kl_modes"],
+            "mode_counts": [int(c) for c in counts]}
 
 
 def histogram_stats(assigned: torch.Tensor | np.ndarray, weights: torch.Tensor | np.ndarray) -> dict[str, float]:
@@ -53,6 +71,11 @@ def histogram_stats(assigned: torch.Tensor | np.ndarray, weights: torch.Tensor |
     classifier's predictions), against the true mode weights (K,).
 
     With no sample at all, kl_modes is the worst case for a point mass, log(1 / min weight)."""
+    return _histogram(assigned, weights)[0]
+
+
+def _histogram(assigned: torch.Tensor | np.ndarray, weights: torch.Tensor | np.ndarray
+               ) -> tuple[dict[str, float], torch.Tensor]:
     q = torch.as_tensor(np.asarray(weights), dtype=torch.float64)
     q = q / q.sum()
     k = len(q)
@@ -66,4 +89,4 @@ def histogram_stats(assigned: torch.Tensor | np.ndarray, weights: torch.Tensor |
         kl = float((p[nz] * (p[nz] / q[nz]).log()).sum())
     else:
         kl = float(math.log(1.0 / float(q.min())))
-    return {"modes_total": k, "modes_covered": int((counts > 0).sum()), "kl_modes": max(kl, 0.0)}
+    return {"modes_total": k, "modes_covered": int((counts > 0).sum()), "kl_modes": max(kl, 0.0)}, counts

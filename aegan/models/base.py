@@ -159,12 +159,17 @@ class Model(nn.Module):
         """A discriminator's hidden layers on vectors: net.d_depth when set, else the networks' `depth`."""
         return self.cfg.net.d_depth or depth
 
+    def d_width(self, width: int) -> int:
+        """A discriminator's width: net.d_width when set, else the networks' `width` (net.d_width = width / 4 is
+        the hard setting of the stacked-MNIST tables, Metz et al. 2017, arXiv:1611.02163, Table 2)."""
+        return self.cfg.net.d_width or width
+
     def build_D(self, width: int, depth: int) -> nn.Module:
         """Data discriminator x -> logit, with minibatch discrimination, spectral norm and packing as configured;
-        net.d_depth hidden layers on vectors when set, else `depth`."""
+        net.d_depth hidden layers on vectors and net.d_width when set, else `depth` and `width`."""
         t = self.cfg.tricks
-        d = build_encoder(tricks.packed_shape(self.shape, t.pack) if t.pack > 1 else self.shape, 1, width,
-                          self.d_depth(depth))
+        d = build_encoder(tricks.packed_shape(self.shape, t.pack) if t.pack > 1 else self.shape, 1,
+                          self.d_width(width), self.d_depth(depth))
         if t.minibatch_discrimination:
             from aegan.nets.minibatch import with_minibatch_discrimination
 

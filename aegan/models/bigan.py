@@ -111,10 +111,10 @@ class JointD(nn.Module):
 
 
 def build_joint_D(model: Model, width: int, depth: int) -> JointD:
-    """The joint D of `model`, with net.d_depth, tricks.pack, tricks.minibatch_discrimination and
+    """The joint D of `model`, with net.d_depth, net.d_width, tricks.pack, tricks.minibatch_discrimination and
     tricks.spectral_norm as for a data D (Model.build_D)."""
     t = model.cfg.tricks
-    d = JointD(model.shape, model.latent_dim, width, model.d_depth(depth), t.pack)
+    d = JointD(model.shape, model.latent_dim, model.d_width(width), model.d_depth(depth), t.pack)
     if t.minibatch_discrimination:
         from aegan.nets.minibatch import with_minibatch_discrimination
 

@@ -1,0 +1,230 @@
+"""The suites of `aegan bench`: what each trains, how it scores, and the loop that runs them over seeds.
+
+Every run lives in DIR/<variant>[-d4]-<data>-s<seed>/; a run already finished there is scored again, not retrained,
+so an interrupted suite continues where it stopped. Each scored (run, sampler) is one row of DIR/results.json.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aegan.bench.results import stored_rows, write_results
+from aegan.bench.variants import (
+    BUDGETS,
+    SETTINGS,
+    STACKED_STEPS,
+    Variant,
+    tricks_variants,
+    variant,
+)
+from aegan.errors import AeganError
+
+MODE_KEYS = ("modes_covered", "high_quality_fraction", "kl_modes", "steps", "train_s")
+IMAGE_KEYS = ("fd", "fd_check", "kid", "precision", "recall", "density", "coverage", "classifier_score",
+              "msssim_samples", "modes_covered", "kl_modes", "code_kl", "recon_error_test", "fd_recon", "steps",
+              "train_s")
+STACKED_KEYS = ("modes_covered", "kl_modes", "fd", "fd_check", "coverage", "code_kl", "steps", "train_s")
+IMAGE_MODELS = ("gan", "ae", "aegan", "vae", "aae", "vaegan", "alphagan")
+IMAGE_MINUTES = 10.0
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A suite: its data sets, default line-up, samples scored per run, spread over seeds (se: standard error, the
+    published tables' choice; sd), the keys of its table, and the D settings it runs each variant in."""
+
+    name: str
+    data: tuple[str, ...]
+    models: tuple[str, ...]
+    n: int
+    spread: str
+    keys: tuple[str, ...]
+    settings: tuple[str, ...] = ("D=G",)
+    about: str = ""
+
+
+SUITES: dict[str, Suite] = {s.name: s for s in (
+    # the VEEGAN / PacGAN protocol: 2,500 samples, high quality within 3 std, a mode covered by one such sample
+    Suite("toy", ("ring8", "grid25"), ("gan", "gan+pack", "gan+unroll", "bigan", "veegan", "aae", "alphagan"), 2500,
+          "se", MODE_KEYS, about="ring8 and grid25, the VEEGAN/PacGAN protocol (2,500 samples)"),
+    Suite("modes", ("ring8", "grid25"), ("gan", "aae", "alphagan"), 10_000, "sd", MODE_KEYS,
+          about="ring8 and grid25, 10,000 samples per score"),
+    Suite("tricks", ("ring8", "grid25"), (), 10_000, "sd", MODE_KEYS,
+          about="the gan with each improved technique, on ring8 and grid25"),
+    Suite("synthetic1200", ("synthetic1200", "grid100"), ("gan", "gan+pack", "gan+unroll", "veegan", "alphagan"),
+          2500, "se", MODE_KEYS, about="10 modes in 1,200 dimensions, and the 10×10 grid"),
+    Suite("stacked", ("stacked-digits", "stacked-fashion-mnist"), ("gan", "gan+pack", "alphagan"), 10_000, "se",
+          STACKED_KEYS, settings=tuple(SETTINGS), about="1,000 class triples; D as wide as G, and D at ¼ of G"),
+    Suite("images", ("fashion-mnist", "stacked-fashion-mnist"), IMAGE_MODELS, 10_000, "sd", IMAGE_KEYS,
+          about="every model at equal wall time (--minutes)"),
+)}
+
+
+def suite_of(name: str) -> Suite:
+    if name not in SUITES:
+        raise AeganError(f"unknown benchmark suite {name!r}: use {', '.join(SUITES)} (speed: benchmarks/speed.py "
+                         f"and benchmarks/peer_pythae.py)")
+    return SUITES[name]
+
+
+def variants(suite: str, models: list[str] | None, budget: str = "small") -> list[Variant]:
+    """(variant name, model, overrides, steps or None for the model's default) of a suite's line-up."""
+    s = suite_of(suite)
+    if budget not in BUDGETS:
+        variant("gan", budget)  # raises the one-line error
+    if suite == "tricks":
+        return tricks_variants(models)
+    names = models or list(s.models)
+    from aegan.models import MODELS
+
+    for name in names:
+        if name.partition("+")[0] not in MODELS:
+            raise AeganError(f"unknown model {name.partition('+')[0]!r} in --models: use {', '.join(MODELS)}, "
+                             f"optionally with +TRICK")
+    if suite == "images":
+        return [(m, m, {}, None) for m in names]
+    if suite == "stacked":  # equal steps for every method
+        return [(v[0], v[1], v[2], STACKED_STEPS[budget]) for v in (variant(m, budget) for m in names)]
+    return [variant(m, budget) for m in names]
+
+
+def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: str | Path = "bench",
+              data: tuple[str, ...] | None = None, threads: int = 0, minutes: float | None = None,
+              n: int | None = None, jobs: int = 1, budget: str = "small") -> list[dict[str, Any]]:
+    """Run `suite` and write DIR/results.json, results.md and report.html; return this invocation's rows."""
+    from aegan.data import NAMES
+
+    s = suite_of(suite)
+    if seeds < 1:
+        raise AeganError(f"--seeds must be at least 1, got {seeds}")
+    if jobs < 1:
+        raise AeganError(f"--jobs must be at least 1, got {jobs}")
+    if minutes is not None and suite != "images":
+        raise AeganError(f"--minutes applies to the images suite; the {suite} suite uses step budgets (--budget)")
+    chosen = variants(suite, models, budget)
+    data = data or s.data
+    for d in data:
+        if d not in NAMES:
+            raise AeganError(f"unknown data {d!r} for the {suite} suite: use one of {', '.join(NAMES)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    n = n or s.n
+    tasks = [(name, model, setting, dataset, seed,
+              {"progress": False, **({"fabric.threads": threads} if threads else {}), **SETTINGS[setting],
+               **overrides}, steps)
+             for name, model, overrides, steps in chosen for setting in s.settings for dataset in data
+             for seed in range(seeds)]
+    mine = {(t[0], t[2], t[3], t[4]) for t in tasks}
+    kept = [r for r in stored_rows(out)
+            if (r.get("variant"), r.get("setting", "D=G"), r.get("data"), r.get("seed")) not in mine]
+    rows: list[dict[str, Any]] = []
+    minutes = minutes or IMAGE_MINUTES
+
+    def record(new_rows: list[dict[str, Any]]) -> None:
+        rows.extend(new_rows)
+        write_results(out, s, kept + rows, budget=budget, figures=False)
+
+    one = _image_run if suite == "images" else _mode_run
+    args = [(out, n, minutes if suite == "images" else None, *t) for t in tasks]
+    if jobs <= 1:
+        for a in args:
+            record(one(*a))
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        from aegan.loop.distributed import one_thread
+
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=one_thread) as pool:
+            for f in [pool.submit(one, *a) for a in args]:
+                record(f.result())
+    table = write_results(out, s, kept + rows, budget=budget, figures=True)
+    print("\n" + table)
+    return rows
+
+
+def run_folder(out: Path, name: str, setting: str, dataset: str, seed: int) -> Path:
+    hard = "-d4" if setting == "D=G/4" else ""
+    return out / f"{name.replace('+', '_')}{hard}-{dataset}-s{seed}"
+
+
+def _mode_run(out: Path, n: int, _minutes: None, name: str, model: str, setting: str, dataset: str, seed: int,
+              settings: dict[str, Any], steps: int | None) -> list[dict[str, Any]]:
+    """One run of a mode suite, trained to its steps (or reused when finished) and scored through its prior and,
+    for the encoder models, its default code model."""
+    from aegan.evaluate import evaluate
+    from aegan.samplers.selection import MIXTURES
+
+    folder = run_folder(out, name, setting, dataset, seed)
+    t0 = time.perf_counter()
+    vector = dataset in ("ring8", "grid25", "grid100", "synthetic1200")
+    run = finished_or_trained(folder, _steps_done, model, dataset, steps=steps, seed=seed,
+                              overrides={**({"code_models": MIXTURES} if vector else {}), **settings})
+    common = {"variant": name, "model": model, "setting": setting, "data": dataset, "seed": seed, "run": folder.name,
+              "steps": run.step, "train_s": round(run_train_seconds(folder) or time.perf_counter() - t0, 1)}
+    rows = []
+    for sampler in dict.fromkeys(("prior", run.default_sampler)):  # the encoder models through both
+        scores = evaluate(run, n=n, sampler=sampler, seed=seed, check=not vector)
+        rows.append({**common, **scores})
+        print(f"{name:>12} {setting:>6} {dataset:>22} seed {seed} {sampler:>8}: {scores['modes_covered']}/"
+              f"{scores['modes_total']} modes, kl {scores['kl_modes']:.4f}"
+              + (f", {scores['high_quality_fraction']:.1%} high quality" if vector else f", fd {scores['fd']:.1f}")
+              + f", {common['steps']} steps, {common['train_s']:.0f} s", flush=True)
+    return rows
+
+
+def _image_run(out: Path, n: int, minutes: float, name: str, model: str, setting: str, dataset: str, seed: int,
+               settings: dict[str, Any], _steps: int | None) -> list[dict[str, Any]]:
+    """One run of the images suite, trained for `minutes` (or reused when finished) and scored: a row per sampler."""
+    from aegan.evaluate import evaluate
+
+    folder = run_folder(out, name, setting, dataset, seed)
+    run = finished_or_trained(folder, _budget_done, model, dataset, minutes=minutes, seed=seed, overrides=settings)
+    common = {"variant": name, "model": model, "setting": setting, "data": dataset, "seed": seed, "run": folder.name,
+              "steps": run.step, "train_s": round(run_train_seconds(folder), 1)}
+    rows = []
+    for sampler in dict.fromkeys(("prior", run.default_sampler)):  # prior first: eval.json keeps the default's
+        scores = evaluate(run, n=n, sampler=sampler, seed=seed, check=True)
+        rows.append({**common, **scores})
+        print(f"{name:>10} {dataset:>22} seed {seed} {sampler:>8}: fd {scores.get('fd', 0):.1f}, "
+              f"recall {scores.get('recall', 0):.3f}, coverage {scores.get('coverage', 0):.3f}, "
+              f"kl_modes {scores.get('kl_modes', 0):.3f}, {run.step} steps", flush=True)
+    return rows
+
+
+def finished_or_trained(folder: Path, finished: Callable[[Any, Path], bool], model: str, dataset: str,
+                        **train_args: Any) -> Any:
+    """The run in `folder` if it loads and is `finished`; else trained there from the start with `train_args`:
+    an interrupted benchmark continues where it stopped."""
+    from aegan.run import Run
+    from aegan.train import train
+
+    try:
+        run = Run.load(folder)
+        if finished(run, folder):
+            return run
+    except AeganError:
+        pass
+    return train(model, dataset, out=folder, overwrite=True, **train_args)
+
+
+def _steps_done(run: Any, folder: Path) -> bool:
+    return run.step >= run.config.steps
+
+
+def _budget_done(run: Any, folder: Path) -> bool:
+    """A budgeted run is finished when it reached its steps or spent its minutes (the clock stopped it)."""
+    cfg = run.config
+    return run.step >= cfg.steps or (cfg.minutes > 0 and run_train_seconds(folder) >= cfg.minutes * 60)
+
+
+def run_train_seconds(folder: Path) -> float:
+    """Training wall time of a run, from the last record of its metrics.jsonl (start-up and scoring excluded)."""
+    import json
+
+    lines = (folder / "metrics.jsonl").read_text().splitlines() if (folder / "metrics.jsonl").is_file() else []
+    return float(json.loads(lines[-1])["time_s"]) if lines else 0.0
