@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--budget", choices=("small", "paper"), default="small",
                    help="small: CPU step budgets; paper: the papers' step counts (for GPUs)")
     b.add_argument("--data", default=None, help="comma-separated data sets (default: the suite's)")
+    b.add_argument("--steps", type=_positive("--steps"), default=None,
+                   help="every run this many steps instead of the suite's budget (a quick look, not its protocol)")
     b.add_argument("--minutes", type=_minutes, default=None,
                    help="images suite: wall-time budget per run (default 10)")
     b.add_argument("--out", default="bench")
@@ -222,7 +224,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
     models = [m.strip() for m in a.models.split(",")] if a.models else None
     data = tuple(d.strip() for d in a.data.split(",")) if a.data else None
     run_bench(a.suite, models=models, seeds=a.seeds, out=a.out, data=data, threads=a.threads, minutes=a.minutes,
-              jobs=a.jobs, budget=a.budget)
+              jobs=a.jobs, budget=a.budget, steps=a.steps)
     return 0
 
 

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from aegan.bench import TRICKS, summary_table, variants
 from aegan.errors import AeganError
@@ -157,3 +158,52 @@ def test_a_worker_of_jobs_uses_one_thread_in_every_library():
         pools = pool.submit(_thread_pools).result()
     assert any(api == "openblas" for api, _ in pools), pools
     assert all(threads == 1 for _, threads in pools), pools
+
+
+def test_suite_lineups_and_budgets():
+    """toy: the published line-up at the small budget (veegan and bigan at their stated 20,000 steps), every method
+    at VEEGAN's 100,000 steps under --budget paper; stacked: every method at equal steps, in both D settings."""
+    from aegan.bench import SUITES
+
+    toy = {v[0]: v for v in variants("toy", None)}
+    assert set(toy) == {"gan", "gan+pack", "gan+unroll", "bigan", "veegan", "aae", "alphagan"}
+    assert toy["gan+pack"][2] == {"tricks.pack": 4} and toy["veegan"][3] == 20_000 and toy["aae"][3] is None
+    assert {v[3] for v in variants("toy", None, budget="paper")} == {100_000}
+    assert {v[3] for v in variants("stacked", None)} == {2000}
+    assert SUITES["stacked"].settings == ("D=G", "D=G/4") and SUITES["toy"].n == 2500
+    assert SUITES["toy"].spread == "se" and SUITES["synthetic1200"].data == ("synthetic1200", "grid100")
+
+
+def test_hard_setting_gives_d_a_quarter_of_gs_width():
+    from aegan import models
+    from aegan.bench.variants import SETTINGS
+    from aegan.loop.configure import make_config
+
+    def nets(setting: str) -> tuple[list[int], int]:
+        cfg, ds = make_config("gan", "stacked-digits", overrides=SETTINGS[setting])
+        model = models.build_model(cfg, ds.shape)
+        d_convs = [m.out_channels for m in model.nets["D"].modules() if isinstance(m, torch.nn.Conv2d)]
+        return d_convs, sum(p.numel() for p in model.nets["G"].parameters())
+
+    (d_hard, g_hard), (d_even, g_even) = nets("D=G/4"), nets("D=G")
+    assert d_even[0] == 32 and d_hard[0] == 8 and len(d_hard) == len(d_even)  # D's base width 32 -> 8
+    assert g_hard == g_even  # G as before
+    with pytest.raises(AeganError, match="d_width"):
+        make_config("gan", "stacked-digits", overrides={"net.d_width": -1})
+
+
+def test_toy_suite_writes_results_json_md_and_report_and_retrains_a_run_of_another_length(tmp_path):
+    from aegan.bench import run_bench
+
+    out = tmp_path / "b"
+    rows = run_bench("toy", models=["gan", "aae"], seeds=1, out=out, data=("ring8",), steps=30, n=500)
+    assert [(r["variant"], r["sampler"]) for r in rows] == [("gan", "prior"), ("aae", "prior"), ("aae", "gmm")]
+    assert all(len(r["mode_counts"]) == 8 and sum(r["mode_counts"]) <= 500 for r in rows)
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["suite"] == "toy" and doc["budget"] == "small" and doc["machine"]["matmul_gflops"] > 0
+    assert len(doc["rows"]) == 3 and any(r["method"] == "VEEGAN" for r in doc["published"])
+    md = (out / "results.md").read_text()
+    assert "mean ± standard error" in md and "| gan | ring8 | prior | 1 |" in md and "Srivastava" in md
+    assert (out / "report.html").is_file() and (out / "figures" / "modes-ring8.png").is_file()
+    again = run_bench("toy", models=["gan"], seeds=1, out=out, data=("ring8",), steps=40, n=500)
+    assert again[0]["steps"] == 40  # the 30-step run is not taken for a 40-step one

@@ -501,7 +501,7 @@ def test_bad_input_raises_data_error(tmp_path: Path, make, match: str) -> None:
 
 
 def test_names_and_dispatch(tmp_path: Path) -> None:
-    assert data.NAMES == ("ring8", "grid25", "grid100", "synthetic1200", "digits", "fashion-mnist", "stacked-digits", "stacked-fashion-mnist",
-                          "colour-shapes")
+    assert data.NAMES == ("ring8", "grid25", "grid100", "synthetic1200", "digits", "fashion-mnist", "stacked-digits",
+                          "stacked-fashion-mnist", "colour-shapes")
     np.save(tmp_path / "v.npy", np.ones((10, 3), np.float32))
     assert isinstance(load(tmp_path / "v.npy"), Dataset)  # a Path works as well as a str

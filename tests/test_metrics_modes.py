@@ -53,3 +53,22 @@ def test_partial_coverage_histogram():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="samples"):
         mode_stats(np.zeros((5, 3)), np.zeros((2, 2)), 0.1)
+
+
+def test_quality_radius_is_three_std_in_two_dimensions_and_keeps_that_share_in_1200():
+    """The papers' rule (3 std) in 2-D; in 1,200-D the radius keeps the same share of a mode's own samples, so the
+    held-out points of synthetic1200 are high quality as often as ring8's (98.9%), and a sample at one mode's
+    centre covers one mode of ten."""
+    from aegan.metrics.modes import TWO_D_SHARE, quality_radius
+
+    assert quality_radius(0.05, 2) == 3 * 0.05 and math.exp(-4.5) == pytest.approx(1 - TWO_D_SHARE)
+    assert 36 * 0.1 < quality_radius(0.1, 1200) < 37 * 0.1
+    for name in ("synthetic1200", "grid100"):
+        ds = load(name)
+        centres, std = ds.modes
+        real = mode_stats(ds.transform.to_data(ds.test), centres, std)
+        assert real["modes_covered"] == len(centres) and abs(real["high_quality_fraction"] - TWO_D_SHARE) < 0.005
+        assert sum(real["mode_counts"]) == round(real["high_quality_fraction"] * len(ds.test))
+        collapsed = mode_stats(centres[:1].repeat(500, 1), centres, std)
+        assert collapsed["modes_covered"] == 1 and collapsed["kl_modes"] == pytest.approx(math.log(len(centres)))
+    assert load("synthetic1200").shape == (1200,) and len(load("grid100").modes[0]) == 100

@@ -94,8 +94,12 @@ def variants(suite: str, models: list[str] | None, budget: str = "small") -> lis
 
 def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: str | Path = "bench",
               data: tuple[str, ...] | None = None, threads: int = 0, minutes: float | None = None,
-              n: int | None = None, jobs: int = 1, budget: str = "small") -> list[dict[str, Any]]:
-    """Run `suite` and write DIR/results.json, results.md and report.html; return this invocation's rows."""
+              n: int | None = None, jobs: int = 1, budget: str = "small", steps: int | None = None
+              ) -> list[dict[str, Any]]:
+    """Run `suite` and write DIR/results.json, results.md and report.html; return this invocation's rows.
+
+    `steps`: every run of a step-budgeted suite trains that many steps instead of its budget (a quick look, not
+    the suite's protocol); `n`: samples scored per run instead of the suite's."""
     from aegan.data import NAMES
 
     s = suite_of(suite)
@@ -105,7 +109,10 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: 
         raise AeganError(f"--jobs must be at least 1, got {jobs}")
     if minutes is not None and suite != "images":
         raise AeganError(f"--minutes applies to the images suite; the {suite} suite uses step budgets (--budget)")
-    chosen = variants(suite, models, budget)
+    if steps is not None and (suite == "images" or steps < 1):
+        raise AeganError("--steps applies to the step-budgeted suites and must be at least 1" if steps < 1 else
+                         "--steps does not apply to the images suite: it trains for --minutes")
+    chosen = [(v[0], v[1], v[2], steps or v[3]) for v in variants(suite, models, budget)]
     data = data or s.data
     for d in data:
         if d not in NAMES:
@@ -115,8 +122,8 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: 
     n = n or s.n
     tasks = [(name, model, setting, dataset, seed,
               {"progress": False, **({"fabric.threads": threads} if threads else {}), **SETTINGS[setting],
-               **overrides}, steps)
-             for name, model, overrides, steps in chosen for setting in s.settings for dataset in data
+               **overrides}, n_steps)
+             for name, model, overrides, n_steps in chosen for setting in s.settings for dataset in data
              for seed in range(seeds)]
     mine = {(t[0], t[2], t[3], t[4]) for t in tasks}
     kept = [r for r in stored_rows(out)
@@ -157,13 +164,19 @@ def _mode_run(out: Path, n: int, _minutes: None, name: str, model: str, setting:
     """One run of a mode suite, trained to its steps (or reused when finished) and scored through its prior and,
     for the encoder models, its default code model."""
     from aegan.evaluate import evaluate
+    from aegan.loop.configure import make_config
     from aegan.samplers.selection import MIXTURES
 
     folder = run_folder(out, name, setting, dataset, seed)
     t0 = time.perf_counter()
     vector = dataset in ("ring8", "grid25", "grid100", "synthetic1200")
-    run = finished_or_trained(folder, _steps_done, model, dataset, steps=steps, seed=seed,
-                              overrides={**({"code_models": MIXTURES} if vector else {}), **settings})
+    overrides = {**({"code_models": MIXTURES} if vector else {}), **settings}
+    wanted = steps or make_config(model, dataset, seed=seed, overrides=overrides)[0].steps  # the model's default
+
+    def done(run: Any, _folder: Path) -> bool:  # a run of another length (say, an earlier --steps) is retrained
+        return run.config.steps == wanted and run.step >= wanted
+
+    run = finished_or_trained(folder, done, model, dataset, steps=wanted, seed=seed, overrides=overrides)
     common = {"variant": name, "model": model, "setting": setting, "data": dataset, "seed": seed, "run": folder.name,
               "steps": run.step, "train_s": round(run_train_seconds(folder) or time.perf_counter() - t0, 1)}
     rows = []
@@ -210,10 +223,6 @@ def finished_or_trained(folder: Path, finished: Callable[[Any, Path], bool], mod
     except AeganError:
         pass
     return train(model, dataset, out=folder, overwrite=True, **train_args)
-
-
-def _steps_done(run: Any, folder: Path) -> bool:
-    return run.step >= run.config.steps
 
 
 def _budget_done(run: Any, folder: Path) -> bool:
