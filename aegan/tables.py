@@ -90,10 +90,16 @@ def _mean_spread(values: list[float], spec: str, spread: str) -> str:
     return f"{statistics.mean(values):{spec}} ± {sd / math.sqrt(len(values)) if spread == 'se' else sd:{spec}}"
 
 
-def mean_spread_rows(rows: list[dict[str, Any]], by: Sequence[str], keys: Sequence[str], spec: str = ".3g",
+# formats of the keys whose values have a natural precision; others get the table's spec (3 significant digits)
+KEY_SPECS = {"modes_covered": ".1f", "high_quality_fraction": ".3f", "kl_modes": ".4f", "steps": ".0f",
+             "train_s": ".0f", "cover_steps": ".0f", "cover_s": ".1f"}
+
+
+def mean_spread_rows(rows: list[dict[str, Any]], by: Sequence[str], keys: Sequence[str], spec: str | None = None,
                      spread: str = "sd") -> tuple[list[str], list[list[str]]]:
     """Header and cells: one row per distinct value of the `by` columns, `keys` as mean ± std (spread "sd") or
-    mean ± standard error (spread "se") over the rows (seeds) that share it; a key no row of the group has is "—"."""
+    mean ± standard error (spread "se") over the rows (seeds) that share it; a key no row of the group has is "—".
+    `spec` formats every key; by default KEY_SPECS, else 3 significant digits."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault(tuple(r.get(k) for k in by), []).append(r)
@@ -102,12 +108,12 @@ def mean_spread_rows(rows: list[dict[str, Any]], by: Sequence[str], keys: Sequen
         cells = [fmt(v) for v in group] + [str(len(rs))]
         for key in keys:
             values = [float(r[key]) for r in rs if is_number(r.get(key))]
-            cells.append(_mean_spread(values, spec, spread) if values else MISSING)
+            cells.append(_mean_spread(values, spec or KEY_SPECS.get(key, ".3g"), spread) if values else MISSING)
         out.append(cells)
     return [*by, "seeds", *keys], out
 
 
-def mean_sd_table(rows: list[dict[str, Any]], by: Sequence[str], keys: Sequence[str], spec: str = ".3g",
+def mean_sd_table(rows: list[dict[str, Any]], by: Sequence[str], keys: Sequence[str], spec: str | None = None,
                   spread: str = "sd") -> str:
     """Markdown of mean_spread_rows."""
     return markdown_table(*mean_spread_rows(rows, by, keys, spec, spread))

@@ -7,12 +7,12 @@ so an interrupted suite continues where it stopped. Each scored (run, sampler) i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aegan.bench.results import stored_rows, write_results
+from aegan.bench.runs import budget_done, finished_or_trained, run_train_seconds
 from aegan.bench.variants import (
     BUDGETS,
     SETTINGS,
@@ -28,6 +28,7 @@ IMAGE_KEYS = ("fd", "fd_check", "kid", "precision", "recall", "density", "covera
               "msssim_samples", "modes_covered", "kl_modes", "code_kl", "recon_error_test", "fd_recon", "steps",
               "train_s")
 STACKED_KEYS = ("modes_covered", "kl_modes", "fd", "fd_check", "coverage", "code_kl", "steps", "train_s")
+SPEED_KEYS = ("step_ms", "step_gflop", "efficiency", "cover_steps", "cover_s")
 IMAGE_MODELS = ("gan", "ae", "aegan", "vae", "aae", "vaegan", "alphagan")
 IMAGE_MINUTES = 10.0
 
@@ -61,13 +62,14 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
           STACKED_KEYS, settings=tuple(SETTINGS), about="1,000 class triples; D as wide as G, and D at ¼ of G"),
     Suite("images", ("fashion-mnist", "stacked-fashion-mnist"), IMAGE_MODELS, 10_000, "sd", IMAGE_KEYS,
           about="every model at equal wall time (--minutes)"),
+    Suite("speed", ("grid25", "fashion-mnist"), ("gan", "vae", "aae", "alphagan"), 2500, "se", SPEED_KEYS,
+          about="training step time, FLOPs and efficiency per model; time to cover grid25"),
 )}
 
 
 def suite_of(name: str) -> Suite:
     if name not in SUITES:
-        raise AeganError(f"unknown benchmark suite {name!r}: use {', '.join(SUITES)} (speed: benchmarks/speed.py "
-                         f"and benchmarks/peer_pythae.py)")
+        raise AeganError(f"unknown benchmark suite {name!r}: use {', '.join(SUITES)}")
     return SUITES[name]
 
 
@@ -85,7 +87,7 @@ def variants(suite: str, models: list[str] | None, budget: str = "small") -> lis
         if name.partition("+")[0] not in MODELS:
             raise AeganError(f"unknown model {name.partition('+')[0]!r} in --models: use {', '.join(MODELS)}, "
                              f"optionally with +TRICK")
-    if suite == "images":
+    if suite in ("images", "speed"):
         return [(m, m, {}, None) for m in names]
     if suite == "stacked":  # equal steps for every method
         return [(v[0], v[1], v[2], STACKED_STEPS[budget]) for v in (variant(m, budget) for m in names)]
@@ -135,7 +137,7 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: 
         rows.extend(new_rows)
         write_results(out, s, kept + rows, budget=budget, figures=False)
 
-    one = _image_run if suite == "images" else _mode_run
+    one = {"images": _image_run, "speed": _speed_run}.get(suite, _mode_run)
     args = [(out, n, minutes if suite == "images" else None, *t) for t in tasks]
     if jobs <= 1:
         for a in args:
@@ -190,13 +192,33 @@ def _mode_run(out: Path, n: int, _minutes: None, name: str, model: str, setting:
     return rows
 
 
+def _speed_run(out: Path, n: int, _minutes: None, name: str, model: str, setting: str, dataset: str, seed: int,
+               settings: dict[str, Any], steps: int | None) -> list[dict[str, Any]]:
+    """One model of the speed suite on one data set: its step time, FLOPs and efficiency; on grid25 also the time
+    to cover every mode, through the prior and (encoder models) the gmm code model."""
+    from aegan.bench.speed import step_speed, time_to_cover
+
+    common = {"variant": name, "model": model, "setting": setting, "data": dataset, "seed": seed,
+              **step_speed(model, dataset, seed, settings)}
+    rows = [{**common, "sampler": "—"}]
+    if dataset == "grid25":
+        folder = run_folder(out, name, setting, dataset, seed)
+        rows = [{**common, "run": folder.name, **row}
+                for row in time_to_cover(folder, model, seed, {**settings, **({"steps": steps} if steps else {})}, n)]
+    for r in rows:
+        print(f"{name:>10} {dataset:>14} seed {seed} {r['sampler']:>6}: {r['step_ms']:.2f} ms a step, "
+              f"{r['step_gflop']:.3f} GFLOP, efficiency {r['efficiency']:.4f}"
+              + (f", covered at step {r['cover_steps']} ({r['cover_s']} s)" if "cover_steps" in r else ""), flush=True)
+    return rows
+
+
 def _image_run(out: Path, n: int, minutes: float, name: str, model: str, setting: str, dataset: str, seed: int,
                settings: dict[str, Any], _steps: int | None) -> list[dict[str, Any]]:
     """One run of the images suite, trained for `minutes` (or reused when finished) and scored: a row per sampler."""
     from aegan.evaluate import evaluate
 
     folder = run_folder(out, name, setting, dataset, seed)
-    run = finished_or_trained(folder, _budget_done, model, dataset, minutes=minutes, seed=seed, overrides=settings)
+    run = finished_or_trained(folder, budget_done, model, dataset, minutes=minutes, seed=seed, overrides=settings)
     common = {"variant": name, "model": model, "setting": setting, "data": dataset, "seed": seed, "run": folder.name,
               "steps": run.step, "train_s": round(run_train_seconds(folder), 1)}
     rows = []
@@ -207,33 +229,3 @@ def _image_run(out: Path, n: int, minutes: float, name: str, model: str, setting
               f"recall {scores.get('recall', 0):.3f}, coverage {scores.get('coverage', 0):.3f}, "
               f"kl_modes {scores.get('kl_modes', 0):.3f}, {run.step} steps", flush=True)
     return rows
-
-
-def finished_or_trained(folder: Path, finished: Callable[[Any, Path], bool], model: str, dataset: str,
-                        **train_args: Any) -> Any:
-    """The run in `folder` if it loads and is `finished`; else trained there from the start with `train_args`:
-    an interrupted benchmark continues where it stopped."""
-    from aegan.run import Run
-    from aegan.train import train
-
-    try:
-        run = Run.load(folder)
-        if finished(run, folder):
-            return run
-    except AeganError:
-        pass
-    return train(model, dataset, out=folder, overwrite=True, **train_args)
-
-
-def _budget_done(run: Any, folder: Path) -> bool:
-    """A budgeted run is finished when it reached its steps or spent its minutes (the clock stopped it)."""
-    cfg = run.config
-    return run.step >= cfg.steps or (cfg.minutes > 0 and run_train_seconds(folder) >= cfg.minutes * 60)
-
-
-def run_train_seconds(folder: Path) -> float:
-    """Training wall time of a run, from the last record of its metrics.jsonl (start-up and scoring excluded)."""
-    import json
-
-    lines = (folder / "metrics.jsonl").read_text().splitlines() if (folder / "metrics.jsonl").is_file() else []
-    return float(json.loads(lines[-1])["time_s"]) if lines else 0.0

@@ -62,41 +62,57 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
+class TrialStep:
+    """A throwaway copy of the model with its optimizers, batches and loop tricks, and `__call__(i)`: the loop's own
+    training step i (step noise, Fabric's backward, the divergence watch, the loop tricks, the loss sums). Used to
+    time steps for a budget, and by the speed benchmark to time and count FLOPs of any model's step."""
+
+    def __init__(self, cfg: Config, ds: data_lib.Dataset, fabric: Fabric, train_step: Callable[..., object],
+                 nets: Any = None) -> None:
+        if cfg.fabric.threads:
+            torch.set_num_threads(cfg.fabric.threads)
+        self.cfg, self.train_step = cfg, train_step
+        model = build_model(cfg, ds.shape, nets).to(fabric.device)  # copies of the user's nets: theirs stay untouched
+        if model.needs_feature_net:
+            model.phi = feature_network(ds).to(fabric.device)
+        self.nets, self.phases = dict(model.nets.items()), model.phases()
+        self.optimizers = make_optimizers(cfg, self.nets, self.phases, fabric)
+        self.batches = Batches(ds, BatchOrder(ds.n_train, cfg.batch_size, cfg.seed, fabric.global_rank,
+                                              fabric.world_size), fabric.device, cfg.loader_workers)  # reading counts
+        self.z = model.prior(64 if ds.kind == "image" else 2000, "cpu", generator=torch.Generator().manual_seed(0))
+        self.collapse = monitor.for_run(cfg, ds, model)  # before the prior is replaced, as in the loop
+        self.noise = StepNoise(model, cfg.seed, fabric.global_rank, fabric.world_size, fabric.device)
+        self.model = model
+        model.prior = self.noise  # type: ignore[method-assign]
+        self.engine = Engine(fabric.backward, fabric.autocast, fabric.world_size,
+                             DivergenceWatch(self.phases, fabric.device))
+        self.params = {n: list(net.parameters()) for n, net in self.nets.items()}
+        self.loop_tricks, self.means = LoopTricks(cfg, model, self.nets), LossMeans()
+
+    def __call__(self, i: int) -> None:
+        self.noise.start(i)
+        x = self.batches(i)
+        self.means.add(self.train_step(self.model, self.nets, self.phases, self.optimizers, x, i, self.cfg.optim.lr,
+                                       self.engine, self.params, self.loop_tricks))
+
+    def close(self) -> None:
+        self.batches.close()
+
+
 def plan(cfg: Config, ds: data_lib.Dataset, fabric: Fabric, train_step: Callable[..., object],
          cap: int | None = None, nets: Any = None) -> None:
     """Turn `cfg.minutes` into `cfg.steps` (at most `cap`), measured on a throwaway model: rank 0's times serve every
     process. `train_step` is the loop's (aegan.train.train_step)."""
-    if cfg.fabric.threads:
-        torch.set_num_threads(cfg.fabric.threads)
-    model = build_model(cfg, ds.shape, nets).to(fabric.device)  # copies of the user's nets: theirs stay untouched
-    if model.needs_feature_net:
-        model.phi = feature_network(ds).to(fabric.device)
-    nets, phases = dict(model.nets.items()), model.phases()
-    optimizers = make_optimizers(cfg, nets, phases, fabric)
-    batches = Batches(ds, BatchOrder(ds.n_train, cfg.batch_size, cfg.seed, fabric.global_rank, fabric.world_size),
-                      fabric.device, cfg.loader_workers)  # streamed data: the time to read it counts too
-    z = model.prior(64 if ds.kind == "image" else 2000, "cpu", generator=torch.Generator().manual_seed(0))
-    collapse = monitor.for_run(cfg, ds, model)
-    # the loop's own step: step noise, Fabric's backward, the divergence watch, the loop tricks, the loss sums
-    noise = StepNoise(model, cfg.seed, fabric.global_rank, fabric.world_size, fabric.device)
-    model.prior = noise  # type: ignore[method-assign]
-    engine = Engine(fabric.backward, fabric.autocast, fabric.world_size, DivergenceWatch(phases, fabric.device))
-    params, loop_tricks, means = {n: list(net.parameters()) for n, net in nets.items()}, LoopTricks(cfg, model, nets), \
-        LossMeans()
-
-    def step(i: int) -> None:
-        noise.start(i)
-        x = batches(i)
-        means.add(train_step(model, nets, phases, optimizers, x, i, cfg.optim.lr, engine, params, loop_tricks))
-
+    step = TrialStep(cfg, ds, fabric, train_step, nets)
     step_s = seconds_per_step(step)
-    batches.close()
+    step.close()
+    model, nets_, z, collapse = step.model, step.nets, step.z, step.collapse
     with tempfile.TemporaryDirectory(prefix="aegan-budget-") as tmp:
-        hook_s = _timed(lambda: picture(model, nets, z, ds.transform, ds.kind, ds.info().get("modes"),
+        hook_s = _timed(lambda: picture(model, nets_, z, ds.transform, ds.kind, ds.info().get("modes"),
                                         Path(tmp) / "p.png"))
-        hook_s += _timed(lambda: save_state(Path(tmp), Progress(), nets, optimizers, loop_tricks, 1))
+        hook_s += _timed(lambda: save_state(Path(tmp), Progress(), nets_, step.optimizers, step.loop_tricks, 1))
     if collapse is not None:  # its share per step
-        step_s += _timed(lambda: collapse.check(generate_eval(model, nets, collapse.z))) / cfg.monitor.every
+        step_s += _timed(lambda: collapse.check(generate_eval(model, nets_, collapse.z))) / cfg.monitor.every
     step_s, hook_s = (float(v) for v in fabric.broadcast((step_s, hook_s)))
     cfg.step_seconds = round(step_s, 6)
     cfg.steps = budget_steps(max(cfg.minutes - HOOK_EVENTS * hook_s / 60, cfg.minutes / 2), cfg.step_seconds, cap)

@@ -1,0 +1,38 @@
+"""A suite's runs: trained once into their folder and reused when finished, so an interrupted suite continues."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aegan.errors import AeganError
+
+
+def finished_or_trained(folder: Path, finished: Callable[[Any, Path], bool], model: str, dataset: str,
+                        **train_args: Any) -> Any:
+    """The run in `folder` if it loads and is `finished`; else trained there from the start with `train_args`:
+    an interrupted benchmark continues where it stopped."""
+    from aegan.run import Run
+    from aegan.train import train
+
+    try:
+        run = Run.load(folder)
+        if finished(run, folder):
+            return run
+    except AeganError:
+        pass
+    return train(model, dataset, out=folder, overwrite=True, **train_args)
+
+
+def budget_done(run: Any, folder: Path) -> bool:
+    """A budgeted run is finished when it reached its steps or spent its minutes (the clock stopped it)."""
+    cfg = run.config
+    return run.step >= cfg.steps or (cfg.minutes > 0 and run_train_seconds(folder) >= cfg.minutes * 60)
+
+
+def run_train_seconds(folder: Path) -> float:
+    """Training wall time of a run, from the last record of its metrics.jsonl (start-up and scoring excluded)."""
+    lines = (folder / "metrics.jsonl").read_text().splitlines() if (folder / "metrics.jsonl").is_file() else []
+    return float(json.loads(lines[-1])["time_s"]) if lines else 0.0

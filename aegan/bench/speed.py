@@ -1,0 +1,88 @@
+"""The speed suite: per model, the training step's time, FLOPs and efficiency (DESIGN §9), and the time to cover
+grid25.
+
+- step_ms, step_gflop, gflops, efficiency: the loop's own training step of a throwaway model
+  (aegan.loop.budget.TrialStep) on the data set at its defaults: its mean wall time after 2 warm-up steps (at least 3
+  timed, at most 5 s), its FLOPs counted by torch.utils.flop_counter.FlopCounterMode over one step (forward and
+  backward of every phase), gflops = FLOPs / step time, efficiency = gflops / the fp32 matmul rate measured in the
+  same process (aegan.bench.machine.matmul_gflops).
+- cover_steps, cover_s (grid25 only): the model trained at its default budget with a checkpoint every
+  COVER_EVERY steps, each checkpoint scored in order on 2,500 samples through the prior and, for encoder models, the
+  gmm code model fitted to that checkpoint's codes; the first step at which all 25 modes are covered with at least
+  90% high-quality samples (DESIGN §9), and the training seconds to it (metrics.jsonl's time_s: no scoring). None
+  when the run never gets there.
+The peer comparison (aegan against pythae to the same held-out reconstruction error) is benchmarks/peer_pythae.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+COVER_EVERY = 250  # steps between the checkpoints scored for the time to cover
+COVER_SHARE = 0.9  # high-quality share that counts as covered (DESIGN §9)
+
+
+def step_speed(model: str, dataset: str, seed: int, settings: dict[str, Any]) -> dict[str, Any]:
+    """Time and FLOPs of one training step of `model` on `dataset` at its defaults."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from aegan.bench.machine import matmul_gflops
+    from aegan.loop.budget import TrialStep, seconds_per_step
+    from aegan.loop.configure import make_config
+    from aegan.loop.distributed import start_fabric
+    from aegan.train import train_step
+
+    cfg, ds = make_config(model, dataset, seed=seed, overrides=settings)
+    step = TrialStep(cfg, ds, start_fabric(cfg), train_step)
+    step(0)  # warm-up before counting
+    with FlopCounterMode(display=False) as counter:
+        step(1)
+    seconds = seconds_per_step(lambda i: step(i + 2), warmup=2, seconds=5.0, most=200)
+    step.close()
+    flops = counter.get_total_flops()
+    rate = matmul_gflops()
+    gflops = flops / 1e9 / seconds
+    return {"step_ms": round(seconds * 1000, 3), "steps_per_s": round(1 / seconds, 2),
+            "step_gflop": round(flops / 1e9, 4), "gflops": round(gflops, 3), "matmul_gflops": round(rate, 1),
+            "efficiency": round(gflops / rate, 5)}
+
+
+def time_to_cover(folder: Path, model: str, seed: int, settings: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """Train `model` on grid25 at its default budget into `folder` (reused when finished), then score its checkpoints
+    in order: one row per sampler with the first covering step and the training seconds to it."""
+    import json
+
+    from aegan import checkpoint, metrics
+    from aegan.bench.runs import finished_or_trained
+    from aegan.loop.configure import make_config
+    from aegan.samplers.selection import MIXTURES
+
+    overrides = {"code_models": MIXTURES, "checkpoint_every": COVER_EVERY, "log_every": COVER_EVERY, **settings}
+    wanted = make_config(model, "grid25", seed=seed, overrides=overrides)[0].steps
+    overrides["keep_checkpoints"] = wanted // COVER_EVERY + 2
+
+    def done(run: Any, _folder: Path) -> bool:
+        return run.config.steps == wanted and run.step >= wanted and run.config.checkpoint_every == COVER_EVERY
+
+    run = finished_or_trained(folder, done, model, "grid25", steps=wanted, seed=seed, overrides=overrides)
+    times = {r["step"]: r["time_s"] for r in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines())
+             if "time_s" in r and "step" in r}
+    samplers = ["prior"] + (["gmm"] if run.model.has_encoder else [])
+    first: dict[str, tuple[int, float | None] | None] = dict.fromkeys(samplers)
+    centres, std = run.modes
+    for record in checkpoint.list_checkpoints(folder / "checkpoints"):
+        tensors, meta = checkpoint.read(record)
+        if int(meta["step"]) == 0:
+            continue
+        checkpoint.load_weights(dict(run.model.nets.items()), tensors)
+        run.step, run._code_samplers = int(meta["step"]), {}
+        for sampler in [s for s in samplers if first[s] is None]:
+            x = run.sample(n, sampler=sampler, seed=seed)
+            stats = metrics.mode_stats(x, centres, std)
+            if stats["modes_covered"] == stats["modes_total"] and stats["high_quality_fraction"] >= COVER_SHARE:
+                first[sampler] = (run.step, times.get(run.step))
+        if all(v is not None for v in first.values()):
+            break
+    return [{"sampler": s, "cover_steps": v[0] if v else None, "cover_s": v[1] if v else None,
+             "steps": wanted} for s, v in first.items()]
