@@ -35,12 +35,12 @@ def stored_rows(out: Path) -> list[dict[str, Any]]:
     return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
 
-def _stored_machine(out: Path) -> dict[str, Any] | None:
+def _stored(out: Path, key: str) -> Any:
     try:
         doc = json.loads((out / "results.json").read_text())
     except (OSError, ValueError):
         return None
-    return doc.get("machine") if isinstance(doc, dict) else None
+    return doc.get(key) if isinstance(doc, dict) else None
 
 
 def group_keys(suite: Suite, rows: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -49,24 +49,30 @@ def group_keys(suite: Suite, rows: list[dict[str, Any]]) -> tuple[str, ...]:
     return by
 
 
-def write_results(out: Path, suite: Suite, rows: list[dict[str, Any]], budget: str, figures: bool) -> str:
-    """Write results.json and results.md for `rows` (and, when `figures`, the figures, the machine measured now and
-    report.html); return the Markdown table of our results."""
+def write_results(out: Path, suite: Suite, rows: list[dict[str, Any]], budget: str, figures: bool,
+                  measure: bool | None = None) -> str:
+    """Write results.json and results.md for `rows` (and, when `figures`, the figures and report.html); the machine
+    is measured now when `measure` (default: with the figures, at the end of a suite), else kept from results.json.
+    Return the Markdown table of our results."""
     from aegan.bench.machine import describe
 
     by = group_keys(suite, rows)
     header, cells = mean_spread_rows(rows, by, suite.keys, spread=suite.spread)
     anchors = published(suite.name)
-    machine = describe() if figures else _stored_machine(out)
+    fresh = figures if measure is None else measure
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    command = shlex.join(["aegan", *sys.argv[1:]]) if Path(sys.argv[0]).name == "aegan" else None
+    machine = describe() if fresh else _stored(out, "machine")
     doc = {"suite": suite.name, "about": suite.about, "budget": budget,
-           "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-           "command": shlex.join(["aegan", *sys.argv[1:]]) if Path(sys.argv[0]).name == "aegan" else None,
+           "date": now if fresh else _stored(out, "date") or now,
+           "command": command if fresh else _stored(out, "command") or command,
            "machine": machine, "spread": suite.spread, "summary": {"header": header, "rows": cells},
            "published": anchors, "rows": rows}
     atomic_write_text(out / "results.json", json.dumps(doc, indent=1, default=str))
     table = markdown_table(header, cells)
     md = [f"# aegan bench {suite.name}\n", f"{suite.about}. Budget: {budget}. {doc['date']}.\n",
           f"Machine: {machine_line(machine)}\n" if machine else "",
+          f"\nCommand: `{doc['command']}`\n" if doc["command"] else "",
           f"\n## Ours: {SPREAD_NAME[suite.spread]} over seeds\n\n", table]
     if anchors:
         md += ["\n## Published (anchors, not like-for-like; see the README)\n\n",
