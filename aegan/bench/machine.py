@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import time
@@ -51,10 +52,16 @@ def matmul_gflops(n: int = 2048, repeats: int = 7, per_repeat: int = 3, warmup: 
     return 2 * n**3 / best / 1e9
 
 
-def describe(quick_matmul: bool = False) -> dict[str, Any]:
-    """machine() with the torch version, its threads and the matmul rate (a 1024² product when quick_matmul)."""
+@functools.cache
+def process_matmul_gflops(threads: int) -> float:
+    """matmul_gflops measured once per process and thread count (a suite asks for it once per run)."""
+    return matmul_gflops()
+
+
+def describe() -> dict[str, Any]:
+    """machine() with the torch version, its threads and the fp32 matmul rate at those threads."""
     import torch
 
-    rate = matmul_gflops(1024, repeats=3) if quick_matmul else matmul_gflops()
-    return {**machine(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "matmul_gflops": round(rate, 1)}
+    threads = torch.get_num_threads()
+    return {**machine(), "torch": torch.__version__, "torch_threads": threads,
+            "matmul_gflops": round(process_matmul_gflops(threads), 1)}

@@ -5,7 +5,7 @@ grid25.
   (aegan.loop.budget.TrialStep) on the data set at its defaults: its mean wall time after 2 warm-up steps (at least 3
   timed, at most 5 s), its FLOPs counted by torch.utils.flop_counter.FlopCounterMode over one step (forward and
   backward of every phase), gflops = FLOPs / step time, efficiency = gflops / the fp32 matmul rate measured in the
-  same process (aegan.bench.machine.matmul_gflops).
+  same process at the same threads (aegan.bench.machine.process_matmul_gflops).
 - cover_steps, cover_s (grid25 only): the model trained at its default budget with a checkpoint every
   COVER_EVERY steps, each checkpoint scored in order on 2,500 samples through the prior and, for encoder models, the
   gmm code model fitted to that checkpoint's codes; the first step at which all 25 modes are covered with at least
@@ -25,9 +25,10 @@ COVER_SHARE = 0.9  # high-quality share that counts as covered (DESIGN §9)
 
 def step_speed(model: str, dataset: str, seed: int, settings: dict[str, Any]) -> dict[str, Any]:
     """Time and FLOPs of one training step of `model` on `dataset` at its defaults."""
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from aegan.bench.machine import matmul_gflops
+    from aegan.bench.machine import process_matmul_gflops
     from aegan.loop.budget import TrialStep, seconds_per_step
     from aegan.loop.configure import make_config
     from aegan.loop.distributed import start_fabric
@@ -41,7 +42,7 @@ def step_speed(model: str, dataset: str, seed: int, settings: dict[str, Any]) ->
     seconds = seconds_per_step(lambda i: step(i + 2), warmup=2, seconds=5.0, most=200)
     step.close()
     flops = counter.get_total_flops()
-    rate = matmul_gflops()
+    rate = process_matmul_gflops(torch.get_num_threads())
     gflops = flops / 1e9 / seconds
     return {"step_ms": round(seconds * 1000, 3), "steps_per_s": round(1 / seconds, 2),
             "step_gflop": round(flops / 1e9, 4), "gflops": round(gflops, 3), "matmul_gflops": round(rate, 1),
