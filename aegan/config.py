@@ -91,7 +91,8 @@ class Config:
     data: str = "ring8"
     steps: int = 2000  # optimizer steps of the training loop (each step runs every due phase once)
     minutes: float = 0.0  # wall-time budget of training; 0 = none. With a budget, steps = minutes·60 / step_seconds
-    step_seconds: float = 0.0  # seconds per step measured when the budgeted run started (0 = not measured yet)
+    step_seconds: float = 0.0  # seconds per step of a budgeted run: measured at its start, then at its re-plan
+    replan_step: int = 0  # a budgeted run's re-plan from its own step times: 0 = due, -1 = none, N = done at step N
     batch_size: int = 0  # global batch; 0 = 256 for vectors, 64 for images
     seed: int = 0
     log_every: int = 50  # steps between metrics.jsonl / TensorBoard records
@@ -133,7 +134,7 @@ class Config:
                 raise ConfigError(f"{key} must be a finite number, got {value}")
         checks = [
             (self.steps >= 1, f"steps must be at least 1, got {self.steps}"),
-            (self.minutes >= 0 and self.step_seconds >= 0,
+            (self.minutes >= 0 and self.step_seconds >= 0 and self.replan_step >= -1,
              f"minutes is a wall-time budget, 0 = none; got {self.minutes}"),
             (0 <= self.seed <= MAX_SEED, f"seed must lie in 0..{MAX_SEED} (NumPy's and scikit-learn's seed range); "
                                          f"got {self.seed}"),

@@ -27,7 +27,7 @@ from aegan.errors import AeganError, CheckpointError
 from aegan.loop import budget, distributed
 from aegan.loop.configure import make_config
 from aegan.loop.distributed import Engine, average_gradients, make_optimizers, on_rank_zero, start_fabric
-from aegan.loop.hooks import Loop, budget_spent, flush_log, rollback, save, watch_collapse
+from aegan.loop.hooks import Loop, budget_spent, flush_log, replan, rollback, save, watch_collapse
 from aegan.loop.run_folder import RunLog, prepare_out, write_records
 from aegan.loop.state import Progress, restore_state
 from aegan.loop.steps import Batches, BatchOrder, StepNoise, lr_at
@@ -85,6 +85,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
                             generator=torch.Generator().manual_seed(PICTURE_SEED + cfg.seed))
     modes = ds.info().get("modes")  # centres for the scatter pictures, computed once
     x_recon = ds.test[:32] if model.has_encoder and ds.kind == "image" else None  # reconstructed in the pictures
+    replan_step = budget.replan_at(cfg.steps)
     loop.started = time.perf_counter()
     try:
         if cfg.optim.rollback and state is None:
@@ -97,6 +98,8 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
                                       loop_tricks))
             step = loop.progress.step = step + 1
             bar.update(1)
+            if cfg.minutes and cfg.replan_step == 0 and step >= replan_step:  # once, from the run's own step time
+                replan(loop, budget.replanned_steps(cfg, step, loop.seconds(), cfg.steps))
             last = step == cfg.steps or budget_spent(loop)  # every hook runs at the last step
             log_due = step % cfg.log_every == 0 or last
             picture_due = step % cfg.sample_every == 0 or last

@@ -29,9 +29,12 @@ def test_budget_is_planned_from_the_measured_step_time(tmp_path, tiny, monkeypat
     monkeypatch.setattr(budget, "seconds_per_step", lambda step, **kw: [step(i) for i in range(3)] and 0.05)
     run = aegan.train("gan", data="ring8", minutes=0.5, out=tmp_path / "r", seed=0, overrides=tiny)
     cfg = _config(run.path)
-    assert cfg["minutes"] == 0.5 and cfg["step_seconds"] >= 0.05  # the monitor's share is added to the step
-    assert cfg["steps"] <= 600 and cfg["steps"] >= 300  # 30 s at >= 0.05 s a step, pictures and checkpoints aside
-    assert cfg["sample_every"] == cfg["checkpoint_every"] == max(1, cfg["steps"] // 8)
+    replan = next(json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()
+                  if '"replan"' in line)  # the first plan, before the run re-planned from its own steps
+    first = replan["steps_before"]
+    assert cfg["minutes"] == 0.5 and 300 <= first <= 600  # 30 s at >= 0.05 s a step, pictures and checkpoints aside
+    assert cfg["sample_every"] == cfg["checkpoint_every"] == max(1, first // 8)
+    assert cfg["steps"] == replan["steps"] and cfg["replan_step"] == replan["step"] == first // 10
 
 
 def test_the_clock_stops_the_run_with_a_final_checkpoint_and_resume_extends_the_budget(tmp_path, tiny, monkeypatch):
@@ -69,3 +72,39 @@ def test_bad_minutes_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, va
     err = capsys.readouterr().err
     assert code == 2 and "--minutes" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_replanned_steps_known_answers_and_the_held_schedule():
+    """60 s of budget, 100 steps done in 10 s (0.1 s a step), the first plan 500 steps of 0.1 s with 10 s for
+    pictures and checkpoints (8 of 10 s still ahead, 1 − 100/500 of them): 100 + (60 − 10 − 8) / 0.1 = 520. A run with almost no time
+    left still gets 2·step + 2 steps under the cosine schedule, so the learning rates of its steps so far stay."""
+    from aegan.config import Config
+    from aegan.loop.steps import lr_at
+
+    cfg = Config(model="gan", minutes=1.0, step_seconds=0.1, steps=500)
+    cfg.optim.schedule = "constant"
+    assert budget.replanned_steps(cfg, 100, 10.0, 500) == 520
+    cfg.optim.schedule, cfg.optim.hold = "cosine", 0.5
+    late = budget.replanned_steps(cfg, 100, 59.5, 500)
+    assert late == 202
+    before, after = Config(model="gan", steps=500), Config(model="gan", steps=late)
+    for c in (before, after):
+        c.optim.schedule, c.optim.hold = "cosine", 0.5
+    assert all(lr_at(before, s) == lr_at(after, s) for s in range(101))
+    assert budget.replan_at(5000) == 500 and budget.replan_at(300) == 30
+
+
+def test_a_run_replans_its_steps_from_its_own_step_time(tmp_path, tiny, monkeypatch):
+    """The start's timing claims steps three times as fast as they are: a tenth of the way in, the run re-plans once
+    from its own mean step time, says so in metrics.jsonl and config.yaml, and ends near its new plan rather than
+    being stopped by the clock at a third of its first one."""
+    real = budget.seconds_per_step
+    monkeypatch.setattr(budget, "seconds_per_step", lambda step, **kw: real(step, **kw) / 3)
+    run = aegan.train("gan", data="ring8", minutes=0.1, out=tmp_path / "r", seed=0,
+                      overrides={**tiny, "optim.schedule": "cosine"})
+    cfg = _config(run.path)
+    records = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
+    events = [r for r in records if r.get("event") == "replan"]
+    assert len(events) == 1 and cfg["replan_step"] == events[0]["step"] == budget.replan_at(events[0]["steps_before"])
+    assert events[0]["steps"] == cfg["steps"] < 0.7 * events[0]["steps_before"]
+    assert run.step >= 0.9 * cfg["steps"] and records[-1]["time_s"] <= 0.1 * 60 + 1

@@ -4,9 +4,16 @@ A budget becomes a number of steps before training starts (`plan`): a few steps 
 are timed, and one sample picture, one checkpoint and one collapse-monitor check; the steps are what fits in M
 minutes with the run's 9 pictures and checkpoints and its monitor checks, recorded in config.yaml (`minutes`,
 `step_seconds`: the step time with the monitor's share, `steps`). The learning-rate schedule therefore spans the
-budget, and the run is a pure function of (seed, step) as any other: an interrupted run resumes exactly. The clock
-also guards the budget: if training takes longer than measured, the loop stops when the budget is spent, with a
-final checkpoint. The time of the measurement itself (a few seconds) is not counted.
+budget, and the run is a pure function of (seed, step) as any other: an interrupted run resumes exactly.
+
+A few seconds of timing at the start can be wrong by a fifth or more (another process on the cores then, caches
+warming up), so a tenth of the way in (`replan_at`) the run re-plans once from its own mean step time
+(`replanned_steps`), rewriting `steps`, `step_seconds` and `replan_step` in config.yaml; the steps so far lie in the
+schedule's held part under both plans, so their learning rates do not change and a resumed run continues the same
+trajectory (the re-plan itself depends on the time measured, as the first plan does). A run whose steps were capped
+(`--steps` with `--minutes`) or planned below REPLAN_MIN_STEPS keeps its plan. The clock also guards the budget: if
+training takes longer than planned, the loop stops when the budget is spent, with a final checkpoint. The time of
+the measurement itself (a few seconds) is not counted.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from aegan.models import build_model
 from aegan.plots import generate_eval, picture
 
 HOOK_EVENTS = 9  # sample pictures and checkpoints of a run: every steps // 8, and at the end
+REPLAN_MIN_STEPS = 200  # shorter budgeted runs keep their first plan
 
 
 def seconds_per_step(step: Callable[[int], object], warmup: int = 2, seconds: float = 3.0, most: int = 30) -> float:
@@ -115,8 +123,28 @@ def plan(cfg: Config, ds: data_lib.Dataset, fabric: Fabric, train_step: Callable
         step_s += _timed(lambda: collapse.check(generate_eval(model, nets_, collapse.z))) / cfg.monitor.every
     step_s, hook_s = (float(v) for v in fabric.broadcast((step_s, hook_s)))
     cfg.step_seconds = round(step_s, 6)
-    cfg.steps = budget_steps(max(cfg.minutes - HOOK_EVENTS * hook_s / 60, cfg.minutes / 2), cfg.step_seconds, cap)
+    uncapped = budget_steps(max(cfg.minutes - HOOK_EVENTS * hook_s / 60, cfg.minutes / 2), cfg.step_seconds)
+    cfg.steps = min(uncapped, cap) if cap else uncapped
+    cfg.replan_step = -1 if cfg.steps < uncapped or cfg.steps < REPLAN_MIN_STEPS else 0  # capped: steps are fixed
     resolve_defaults(cfg, ds.kind)
+
+
+def replan_at(steps: int) -> int:
+    """The step at which a budgeted run of `steps` planned steps re-plans (a tenth of the way)."""
+    return max(REPLAN_MIN_STEPS // 10, steps // 10)
+
+
+def replanned_steps(cfg: Config, step: int, seconds: float, planned: int) -> int:
+    """The steps that fit in the budget, from the run's own mean step time over its first `step` steps (`seconds`
+    of training: warm-up and the start's checkpoint included, so on the safe side) and, for pictures and
+    checkpoints, the share of the budget the first plan left them (less the part already used). Under the cosine
+    schedule at least 2·step + 2, so that every step so far stays in the held part of either plan: their learning
+    rates, and so a resumed run, do not change."""
+    budget_s = cfg.minutes * 60
+    hooks_s = max(0.0, budget_s - planned * cfg.step_seconds) * (1 - step / planned)
+    new = step + max(1, int((budget_s - seconds - hooks_s) / (seconds / step)))
+    held = int(step / cfg.optim.hold) + 2 if cfg.optim.schedule == "cosine" and cfg.optim.hold > 0 else step + 1
+    return max(new, held)
 
 
 def measured_step_seconds(run_dir: Path) -> float:

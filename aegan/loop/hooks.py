@@ -87,6 +87,24 @@ def save(loop: Loop) -> None:
     loop.fabric.barrier()
 
 
+def replan(loop: Loop, steps: int) -> None:
+    """Take the budget's re-planned total of `steps` (rank 0's plan serves every process): config.yaml, the progress
+    bar and a record in metrics.jsonl say so."""
+    cfg, step = loop.cfg, loop.progress.step
+    if loop.fabric.world_size > 1:
+        steps = int(loop.fabric.broadcast(steps))
+    before, cfg.steps, cfg.replan_step = cfg.steps, steps, step
+    cfg.step_seconds = round(loop.seconds() / step, 6)
+    loop.bar.total = steps
+    if loop.fabric.is_global_zero:
+        checkpoint.atomic_write_text(loop.out / "config.yaml", cfg.to_yaml())
+        loop.log.write({"step": step, "time_s": loop.seconds(), "event": "replan", "steps_before": before,
+                        "steps": steps, "step_seconds": cfg.step_seconds})
+        if abs(steps - before) > 0.02 * before:
+            loop.bar.write(f"aegan: {cfg.minutes:g}-minute budget re-planned at step {step} from this run's own step "
+                           f"time ({cfg.step_seconds * 1000:.1f} ms): {steps} steps instead of {before}")
+
+
 def rollback(loop: Loop, failure: str) -> None:
     """Back to the last good checkpoint with a lower learning rate, or TrainingDiverged when no rollback is left."""
     cfg, ckpt_dir, before = loop.cfg, loop.out / "checkpoints", loop.progress
