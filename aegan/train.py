@@ -239,6 +239,7 @@ def resume(run_dir: str | Path, steps: int | None = None, minutes: float | None 
         set_value(cfg, "minutes", float(minutes))
         cfg.step_seconds = cfg.step_seconds or round(budget.measured_step_seconds(run_dir), 6)
         cfg.steps = budget.budget_steps(cfg.minutes, cfg.step_seconds, steps)
+        cfg.replan_step = cfg.replan_step or -1  # planned from the run's own step time already
     cfg.validate()
     ds = data_to_resume(run_dir, cfg, data)
     check_nets_record(run_dir, nets)
