@@ -48,7 +48,7 @@ def test_summary_table_means_over_seeds():
 
 def test_unknown_suite():
     with pytest.raises(AeganError, match="unknown benchmark suite"):
-        variants("speed", None)
+        variants("speedy", None)
 
 
 def test_report_of_a_bench_folder_starts_with_its_summary(tmp_path):

@@ -14,10 +14,10 @@ from typing import Any
 from aegan.bench.results import stored_rows, write_results
 from aegan.bench.runs import budget_done, finished_or_trained, run_train_seconds
 from aegan.bench.variants import (
-    BUDGETS,
     SETTINGS,
     STACKED_STEPS,
     Variant,
+    check_budget,
     tricks_variants,
     variant,
 )
@@ -75,23 +75,23 @@ def suite_of(name: str) -> Suite:
 
 def variants(suite: str, models: list[str] | None, budget: str = "small") -> list[Variant]:
     """(variant name, model, overrides, steps or None for the model's default) of a suite's line-up."""
+    from aegan.models import MODELS
+
     s = suite_of(suite)
-    if budget not in BUDGETS:
-        variant("gan", budget)  # raises the one-line error
+    check_budget(budget)
     if suite == "tricks":
         return tricks_variants(models)
     names = models or list(s.models)
-    from aegan.models import MODELS
-
     for name in names:
         if name.partition("+")[0] not in MODELS:
             raise AeganError(f"unknown model {name.partition('+')[0]!r} in --models: use {', '.join(MODELS)}, "
                              f"optionally with +TRICK")
-    if suite in ("images", "speed"):
-        return [(m, m, {}, None) for m in names]
+    chosen = [variant(m, budget) for m in names]
+    if suite in ("images", "speed"):  # at equal wall time, or each model's own default budget
+        return [(name, model, overrides, None) for name, model, overrides, _ in chosen]
     if suite == "stacked":  # equal steps for every method
-        return [(v[0], v[1], v[2], STACKED_STEPS[budget]) for v in (variant(m, budget) for m in names)]
-    return [variant(m, budget) for m in names]
+        return [(name, model, overrides, STACKED_STEPS[budget]) for name, model, overrides, _ in chosen]
+    return chosen
 
 
 def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: str | Path = "bench",

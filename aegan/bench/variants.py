@@ -52,12 +52,16 @@ BUDGETS = ("small", "paper")
 Variant = tuple[str, str, dict[str, Any], int | None]  # (name, model, overrides, steps or None for the default)
 
 
-def variant(name: str, budget: str = "small") -> Variant:
-    """"gan" or "gan+unroll" -> (name, model, the trick's overrides, steps or None for the model's default); a method
-    of the published tables comes with its stated settings (STATED). budget "paper": PAPER_STEPS for every method."""
+def check_budget(budget: str) -> None:
     if budget not in BUDGETS:
         raise AeganError(f"unknown budget {budget!r}: use small (CPU, minutes to an hour) or paper (the papers' "
                          f"step counts, for GPUs)")
+
+
+def variant(name: str, budget: str = "small") -> Variant:
+    """"gan" or "gan+unroll" -> (name, model, the trick's overrides, steps or None for the model's default); a method
+    of the published tables comes with its stated settings (STATED). budget "paper": PAPER_STEPS for every method."""
+    check_budget(budget)
     if name in STATED:
         overrides, steps = STATED[name]
         return name, name, dict(overrides), PAPER_STEPS if budget == "paper" else steps
