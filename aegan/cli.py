@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--budget", choices=("small", "paper"), default="small",
                    help="small: CPU step budgets; paper: the papers' step counts (for GPUs)")
     b.add_argument("--data", default=None, help="comma-separated data sets (default: the suite's)")
+    b.add_argument("--settings", default=None,
+                   help="stacked suite: comma-separated D settings, D=G and D=G/4 (default both)")
     b.add_argument("--steps", type=_positive("--steps"), default=None,
                    help="every run this many steps instead of the suite's budget (a quick look, not its protocol)")
     b.add_argument("--minutes", type=_minutes, default=None,
@@ -224,7 +226,8 @@ def cmd_bench(a: argparse.Namespace) -> int:
     models = [m.strip() for m in a.models.split(",")] if a.models else None
     data = tuple(d.strip() for d in a.data.split(",")) if a.data else None
     run_bench(a.suite, models=models, seeds=a.seeds, out=a.out, data=data, threads=a.threads, minutes=a.minutes,
-              jobs=a.jobs, budget=a.budget, steps=a.steps)
+              jobs=a.jobs, budget=a.budget, steps=a.steps,
+              settings=tuple(x.strip() for x in a.settings.split(",")) if a.settings else None)
     return 0
 
 

@@ -118,6 +118,7 @@ def test_bad_bench_settings_are_refused_before_anything_is_written(tmp_path):
                             ({"suite": "toy", "budget": "huge"}, "unknown budget 'huge'"),
                             ({"suite": "toy", "models": ["gam"]}, "unknown model 'gam'"),
                             ({"suite": "toy", "data": ("ring9",)}, "unknown data 'ring9'"),
+                            ({"suite": "stacked", "settings": ("D=G/8",)}, "unknown setting 'D=G/8'"),
                             ({"suite": "speedy"}, "unknown benchmark suite 'speedy'")]:
         with pytest.raises(AeganError, match=message):
             run_bench(out=out, **kwargs)

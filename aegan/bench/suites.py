@@ -96,12 +96,13 @@ def variants(suite: str, models: list[str] | None, budget: str = "small") -> lis
 
 def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: str | Path = "bench",
               data: tuple[str, ...] | None = None, threads: int = 0, minutes: float | None = None,
-              n: int | None = None, jobs: int = 1, budget: str = "small", steps: int | None = None
-              ) -> list[dict[str, Any]]:
+              n: int | None = None, jobs: int = 1, budget: str = "small", steps: int | None = None,
+              settings: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """Run `suite` and write DIR/results.json, results.md and report.html; return this invocation's rows.
 
     `steps`: every run of a step-budgeted suite trains that many steps instead of its budget (a quick look, not
-    the suite's protocol); `n`: samples scored per run instead of the suite's."""
+    the suite's protocol); `n`: samples scored per run instead of the suite's; `settings`: some of the suite's D
+    settings only (the stacked suite's D=G and D=G/4)."""
     from aegan.data import NAMES
 
     s = suite_of(suite)
@@ -115,6 +116,10 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: 
         raise AeganError("--steps applies to the step-budgeted suites and must be at least 1" if steps < 1 else
                          "--steps does not apply to the images suite: it trains for --minutes")
     chosen = [(v[0], v[1], v[2], steps or v[3]) for v in variants(suite, models, budget)]
+    settings = settings or s.settings
+    for setting in settings:
+        if setting not in s.settings:
+            raise AeganError(f"unknown setting {setting!r} for the {suite} suite: use {', '.join(s.settings)}")
     data = data or s.data
     for d in data:
         if d not in NAMES:
@@ -125,7 +130,7 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: 
     tasks = [(name, model, setting, dataset, seed,
               {"progress": False, **({"fabric.threads": threads} if threads else {}), **SETTINGS[setting],
                **overrides}, n_steps)
-             for name, model, overrides, n_steps in chosen for setting in s.settings for dataset in data
+             for name, model, overrides, n_steps in chosen for setting in settings for dataset in data
              for seed in range(seeds)]
     mine = {(t[0], t[2], t[3], t[4]) for t in tasks}
     kept = [r for r in stored_rows(out)
