@@ -50,8 +50,7 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
     aegan.metrics.evaluator) that no method trains against. `features` (image data): a feature network of yours
     (a callable, or a `FILE.py:NAME` spec; aegan.metrics.user_features) for fd, kid and PRDC, named in eval.json's
     `features`. Writes RUN/eval.json and the report pictures unless
-    `write` is False. Returns the eval.json dict, plus `mode_counts` on data with known modes (high-quality samples
-    per mode, for the benchmarks' histograms; eval.json keeps to numbers and the sampler's name).
+    `write` is False. Returns the eval.json dict.
     """
     if not isinstance(run, Run):
         run = Run.load(run)
@@ -65,7 +64,8 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
     scores: dict[str, Any] = {}
     if run.modes is not None:
         centres, std = run.modes
-        scores.update(metrics.mode_stats(samples.reshape(n, -1), centres, std))
+        stats = metrics.mode_stats(samples.reshape(n, -1), centres, std)
+        scores.update({k: v for k, v in stats.items() if k != "mode_counts"})  # eval.json keeps to numbers
     elif n < MIN_IMAGE_SAMPLES:
         say(f"aegan: warning: the sample metrics need at least {MIN_IMAGE_SAMPLES} samples (--n {n}); skipping them")
     else:
@@ -84,8 +84,7 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
     scores.update({"n_samples": n, "seed": seed, "step": run.step, "sampler": sampler})
     scores.update(code_model_scores(run))
     if write:
-        kept = {k: v for k, v in scores.items() if k != "mode_counts"}
-        atomic_write_text(run.path / "eval.json", json.dumps(kept, indent=2) + "\n")
+        atomic_write_text(run.path / "eval.json", json.dumps(scores, indent=2) + "\n")
         draw_pictures(run, x_model, sampler, test, seed)
     return scores
 

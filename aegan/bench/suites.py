@@ -172,6 +172,7 @@ def _mode_run(out: Path, n: int, _minutes: None, name: str, model: str, setting:
     for the encoder models, its default code model."""
     from aegan.evaluate import evaluate
     from aegan.loop.configure import make_config
+    from aegan.metrics import mode_stats
     from aegan.samplers.selection import MIXTURES
 
     folder = run_folder(out, name, setting, dataset, seed)
@@ -189,6 +190,8 @@ def _mode_run(out: Path, n: int, _minutes: None, name: str, model: str, setting:
     rows = []
     for sampler in dict.fromkeys(("prior", run.default_sampler)):  # the encoder models through both
         scores = evaluate(run, n=n, sampler=sampler, seed=seed, check=not vector)
+        if vector:  # the same samples again, for the histogram over the modes (eval.json keeps to numbers)
+            scores["mode_counts"] = mode_stats(run.sample(n, sampler=sampler, seed=seed), *run.modes)["mode_counts"]
         rows.append({**common, **scores})
         print(f"{name:>12} {setting:>6} {dataset:>22} seed {seed} {sampler:>8}: {scores['modes_covered']}/"
               f"{scores['modes_total']} modes, kl {scores['kl_modes']:.4f}"
