@@ -76,8 +76,9 @@ def test_bad_minutes_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, va
 
 def test_replanned_steps_known_answers_and_the_held_schedule():
     """60 s of budget, 100 steps done in 10 s (0.1 s a step), the first plan 500 steps of 0.1 s with 10 s for
-    pictures and checkpoints (8 of 10 s still ahead, 1 − 100/500 of them): 100 + (60 − 10 − 8) / 0.1 = 520. A run with almost no time
-    left still gets 2·step + 2 steps under the cosine schedule, so the learning rates of its steps so far stay."""
+    pictures and checkpoints (8 of 10 s still ahead, 1 − 100/500 of them): 100 + (60 − 10 − 8) / 0.1 = 520. A run
+    with almost no time left still gets 2·step + 2 steps under the cosine schedule, so the learning rates of its steps
+    so far stay."""
     from aegan.config import Config
     from aegan.loop.steps import lr_at
 
