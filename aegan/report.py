@@ -600,16 +600,26 @@ def bench_section(path: Path) -> str:
     return f"<h2>Benchmark: mean ± std over seeds</h2>{table}"
 
 
+# what a bench suite's results show (aegan.bench.results writes them; the report and results.md read these)
+SPREAD_NAME = {"se": "mean ± standard error", "sd": "mean ± std"}
+PUBLISHED_KEYS = ("source", "method", "setting", "data", "modes_covered", "modes_total", "high_quality_fraction",
+                  "kl_modes")
+
+
+def machine_line(m: dict[str, Any]) -> str:
+    """A benchmark machine in one line: CPU, cores, memory, torch and its threads, the matmul rate, the platform."""
+    return (f"{m.get('cpu')}, {m.get('usable_cores') or m.get('cores')} cores, {m.get('memory_gib')} GiB, "
+            f"torch {m.get('torch')} ({m.get('torch_threads')} threads), fp32 matmul {m.get('matmul_gflops')} GFLOP/s, "
+            f"{m.get('platform')}")
+
+
 def _suite_section(path: Path, doc: dict[str, Any]) -> str:
     summary, machine = doc["summary"], doc.get("machine") or {}
-    spread = "mean ± standard error" if doc.get("spread") == "se" else "mean ± std"
+    spread = SPREAD_NAME.get(doc.get("spread"), SPREAD_NAME["sd"])
     parts = [f'<h2>Benchmark: {esc(doc.get("suite"))}</h2>',
              f'<p>{esc(doc.get("about", ""))}. Budget: {esc(doc.get("budget"))}. {esc(doc.get("date", ""))}.</p>']
     if machine:
-        parts.append(f'<p class="numbers">Machine: {esc(machine.get("cpu"))}, '
-                     f'{esc(machine.get("usable_cores") or machine.get("cores"))} cores, torch '
-                     f'{esc(machine.get("torch"))} ({esc(machine.get("torch_threads"))} threads), fp32 matmul '
-                     f'{esc(machine.get("matmul_gflops"))} GFLOP/s, {esc(machine.get("platform"))}</p>')
+        parts.append(f'<p class="numbers">Machine: {esc(machine_line(machine))}</p>')
     if doc.get("command"):
         parts.append(f"<p><code>{esc(doc['command'])}</code></p>")
     header, rows = summary.get("header", []), summary.get("rows", [])
@@ -618,8 +628,7 @@ def _suite_section(path: Path, doc: dict[str, Any]) -> str:
                  f'<div class="wide">{_table([str(h) for h in header], rows, numeric_from=labels)}</div>')
     anchors = [r for r in doc.get("published") or [] if isinstance(r, dict)]
     if anchors:
-        keys = ["source", "method", "setting", "data", "modes_covered", "modes_total", "high_quality_fraction",
-                "kl_modes"]
+        keys = list(PUBLISHED_KEYS)
         parts.append("<h3>Published (anchors, not like-for-like)</h3>"
                      f'<div class="wide">{_table(keys, [[fmt(r.get(k)) for k in keys] for r in anchors], 4)}</div>')
     figures = sorted((path / "figures").glob("*.png")) if (path / "figures").is_dir() else []

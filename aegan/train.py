@@ -99,7 +99,7 @@ def fit(cfg: Config, ds: data_lib.Dataset, out: Path, resume: bool = False, fabr
             step = loop.progress.step = step + 1
             bar.update(1)
             if cfg.minutes and cfg.replan_step == 0 and step >= replan_step:  # once, from the run's own step time
-                replan(loop, budget.replanned_steps(cfg, step, loop.seconds(), cfg.steps))
+                replan(loop, budget.replanned_steps(cfg, step, loop.seconds()))
             last = step == cfg.steps or budget_spent(loop)  # every hook runs at the last step
             log_due = step % cfg.log_every == 0 or last
             picture_due = step % cfg.sample_every == 0 or last

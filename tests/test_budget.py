@@ -84,9 +84,9 @@ def test_replanned_steps_known_answers_and_the_held_schedule():
 
     cfg = Config(model="gan", minutes=1.0, step_seconds=0.1, steps=500)
     cfg.optim.schedule = "constant"
-    assert budget.replanned_steps(cfg, 100, 10.0, 500) == 520
+    assert budget.replanned_steps(cfg, 100, 10.0) == 520
     cfg.optim.schedule, cfg.optim.hold = "cosine", 0.5
-    late = budget.replanned_steps(cfg, 100, 59.5, 500)
+    late = budget.replanned_steps(cfg, 100, 59.5)
     assert late == 202
     before, after = Config(model="gan", steps=500), Config(model="gan", steps=late)
     for c in (before, after):

@@ -14,39 +14,30 @@ from typing import TYPE_CHECKING, Any
 
 from aegan.bench.published import published
 from aegan.checkpoint import atomic_write_text
+from aegan.report import PUBLISHED_KEYS, SPREAD_NAME, machine_line
 from aegan.tables import fmt, is_number, markdown_table, mean_spread_rows
 
 if TYPE_CHECKING:
     from aegan.bench.suites import Suite
 
-PUBLISHED_KEYS = ("source", "method", "setting", "data", "modes_covered", "modes_total", "high_quality_fraction",
-                  "kl_modes")
-SPREAD_NAME = {"se": "mean ± standard error", "sd": "mean ± std"}
+def _stored(out: Path) -> Any:
+    """What out/results.json holds (rows from before the suites, or a suite's document), None if unreadable."""
+    try:
+        return json.loads((out / "results.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def stored_rows(out: Path) -> list[dict[str, Any]]:
-    """The rows an earlier invocation left in out/results.json (a list of rows, or the suites' object with "rows"),
-    none when there is nothing readable there."""
-    try:
-        doc = json.loads((out / "results.json").read_text())
-    except (OSError, ValueError):
-        return []
+    """The rows an earlier invocation left in out/results.json, none when there is nothing readable there."""
+    doc = _stored(out)
     rows = doc.get("rows") if isinstance(doc, dict) else doc
     return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
 
-def _stored(out: Path, key: str) -> Any:
-    try:
-        doc = json.loads((out / "results.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return doc.get(key) if isinstance(doc, dict) else None
-
-
-def group_keys(suite: Suite, rows: list[dict[str, Any]]) -> tuple[str, ...]:
+def group_keys(suite: Suite) -> tuple[str, ...]:
     """The columns a suite's table groups by: the D setting only where the suite runs more than one."""
-    by = ("variant", "setting", "data", "sampler") if len(suite.settings) > 1 else ("variant", "data", "sampler")
-    return by
+    return ("variant", "setting", "data", "sampler") if len(suite.settings) > 1 else ("variant", "data", "sampler")
 
 
 def write_results(out: Path, suite: Suite, rows: list[dict[str, Any]], budget: str, figures: bool,
@@ -56,16 +47,17 @@ def write_results(out: Path, suite: Suite, rows: list[dict[str, Any]], budget: s
     Return the Markdown table of our results."""
     from aegan.bench.machine import describe
 
-    by = group_keys(suite, rows)
+    by = group_keys(suite)
     header, cells = mean_spread_rows(rows, by, suite.keys, spread=suite.spread)
     anchors = published(suite.name)
     fresh = figures if measure is None else measure
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     command = shlex.join(["aegan", *sys.argv[1:]]) if Path(sys.argv[0]).name == "aegan" else None
-    machine = describe() if fresh else _stored(out, "machine")
-    doc = {"suite": suite.name, "about": suite.about, "budget": budget,
-           "date": now if fresh else _stored(out, "date") or now,
-           "command": command if fresh else _stored(out, "command") or command,
+    stored = None if fresh else _stored(out)  # a rewrite keeps the machine, date and command it had
+    before = stored if isinstance(stored, dict) else {}
+    machine = describe() if fresh else before.get("machine")
+    doc = {"suite": suite.name, "about": suite.about, "budget": budget, "date": before.get("date") or now,
+           "command": before.get("command") or command,
            "machine": machine, "spread": suite.spread, "summary": {"header": header, "rows": cells},
            "published": anchors, "rows": rows}
     atomic_write_text(out / "results.json", json.dumps(doc, indent=1, default=str))
@@ -84,12 +76,6 @@ def write_results(out: Path, suite: Suite, rows: list[dict[str, Any]], budget: s
 
         write_report(out)
     return table
-
-
-def machine_line(m: dict[str, Any]) -> str:
-    return (f"{m.get('cpu')}, {m.get('usable_cores') or m.get('cores')} cores, {m.get('memory_gib')} GiB, "
-            f"torch {m.get('torch')} ({m.get('torch_threads')} threads), fp32 matmul {m.get('matmul_gflops')} GFLOP/s, "
-            f"{m.get('platform')}")
 
 
 def _groups(rows: list[dict[str, Any]], by: tuple[str, ...]) -> dict[tuple[Any, ...], list[dict[str, Any]]]:

@@ -134,13 +134,14 @@ def replan_at(steps: int) -> int:
     return max(REPLAN_MIN_STEPS // 10, steps // 10)
 
 
-def replanned_steps(cfg: Config, step: int, seconds: float, planned: int) -> int:
+def replanned_steps(cfg: Config, step: int, seconds: float) -> int:
     """The steps that fit in the budget, from the run's own mean step time over its first `step` steps (`seconds`
     of training: warm-up and the start's checkpoint included, so on the safe side) and, for pictures and
-    checkpoints, the share of the budget the first plan left them (less the part already used). Under the cosine
+    checkpoints, the share of the budget the first plan (cfg.steps at cfg.step_seconds) left them (less the part
+    already used). Under the cosine
     schedule at least 2·step + 2, so that every step so far stays in the held part of either plan: their learning
     rates, and so a resumed run, do not change."""
-    budget_s = cfg.minutes * 60
+    budget_s, planned = cfg.minutes * 60, cfg.steps
     hooks_s = max(0.0, budget_s - planned * cfg.step_seconds) * (1 - step / planned)
     new = step + max(1, int((budget_s - seconds - hooks_s) / (seconds / step)))
     held = int(step / cfg.optim.hold) + 2 if cfg.optim.schedule == "cosine" and cfg.optim.hold > 0 else step + 1
