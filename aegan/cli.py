@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="every method side by side over seeds, beside the published numbers")
     b.add_argument("suite", help="toy (ring8, grid25), synthetic1200 (and grid100), stacked (stacked-digits, "
-                                 "stacked-fashion-mnist), images (equal wall time), or modes, tricks")
+                                 "stacked-fashion-mnist), images (equal wall time), speed (step times, time to "
+                                 "cover grid25, the race against pythae), or modes, tricks")
     b.add_argument("--models", help="comma-separated models or variants MODEL+TRICK (e.g. gan,gan+pack,alphagan)")
     b.add_argument("--seeds", type=_positive("--seeds"), default=5)
     b.add_argument("--budget", choices=("small", "paper"), default="small",
@@ -105,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=_positive("--steps"), default=None,
                    help="every run this many steps instead of the suite's budget (a quick look, not its protocol)")
     b.add_argument("--minutes", type=_minutes, default=None,
-                   help="images suite: wall-time budget per run (default 10)")
+                   help="images suite: wall-time budget per run (default 10); speed suite: per side of the race "
+                        "against pythae (default 3)")
     b.add_argument("--out", default="bench")
     b.add_argument("--threads", type=int, default=0, help="torch CPU threads per run; 0 = torch's default")
     b.add_argument("--jobs", type=_positive("--jobs"), default=1,

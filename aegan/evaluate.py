@@ -113,11 +113,8 @@ def encoder_scores(run: Run, x_test: torch.Tensor, seed: int) -> dict[str, float
     codes and the prior, by the density-ratio trick (aegan.density_ratio.estimate_kl)."""
     from aegan.density_ratio import estimate_kl
 
-    z_hat = run.encode_model(x_test)
-    with torch.no_grad():
-        x_rec = run.model.generate(z_hat.to(run.model.device)).cpu()
-    recon = float((x_rec - x_test).square().flatten(1).mean(1).mean())
-    scores = {"recon_error_test": recon}
+    z_hat, x_rec = reconstruct(run, x_test)
+    scores = {"recon_error_test": reconstruction_error(x_rec, x_test)}
     if run.info["kind"] == "image" and len(x_test) >= MIN_IMAGE_SAMPLES:
         ev = evaluator_lib.for_data(run.data(), say)
         scores["fd_recon"] = metrics.frechet_distance(ev.features(x_test), ev.features(x_rec))
@@ -125,6 +122,18 @@ def encoder_scores(run: Run, x_test: torch.Tensor, seed: int) -> dict[str, float
         z_prior = run.model.prior(len(z_hat), "cpu", generator=torch.Generator().manual_seed(seed))
         scores["code_kl"] = float(estimate_kl(z_hat, z_prior, seed=seed))
     return scores
+
+
+def reconstruct(run: Run, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(codes E(x), reconstructions G(E(x))) of model-scale x, on the CPU."""
+    z_hat = run.encode_model(x)
+    with torch.no_grad():
+        return z_hat, run.model.generate(z_hat.to(run.model.device)).cpu()
+
+
+def reconstruction_error(x_rec: torch.Tensor, x: torch.Tensor) -> float:
+    """Mean squared error per element, averaged over examples: recon_error_test's definition."""
+    return float((x_rec - x).square().flatten(1).mean(1).mean())
 
 
 PICTURES_JSON = "pictures.json"  # in RUN/report/: what each picture shows and which sampler drew it

@@ -113,6 +113,31 @@ def histograms_png(panels: dict[str, list[float]], path: str | Path, title: str 
     return _save_figure(fig, path)
 
 
+def curves_png(panels: dict[str, dict[str, list[list[tuple[float, float]]]]], path: str | Path, xlabel: str,
+               ylabel: str, title: str = "") -> Path:
+    """One panel per title: panels maps it to {series label: curves, each a list of (x, y)}; every curve of a series
+    (one per seed) in the series' colour, labelled once."""
+    colours = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")
+    fig = _new_figure(4.2 * len(panels), 3.4)
+    for i, (name, series) in enumerate(panels.items()):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        for colour, (label, curves) in zip(colours * len(series), series.items()):
+            for j, curve in enumerate(curves):
+                xs, ys = zip(*curve, strict=True) if curve else ((), ())
+                ax.plot(xs, ys, color=colour, marker=".", markersize=3, linewidth=1, label=label if j == 0 else None)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.set_yscale("log")
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save_figure(fig, path)
+
+
 # ----------------------------------------------------------------------------------------- scatter
 
 

@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/peer_pythae.py --models vae --minutes 2
     .venv/bin/python benchmarks/peer_pythae.py --quick                # smoke test: 500 images, 2 s per model, n 200
     .venv/bin/python benchmarks/peer_pythae.py --setup                # only create / check .venv-pythae
+    .venv/bin/python benchmarks/peer_pythae.py --race --minutes 3     # reconstruction error at every epoch end
 
 The peer of DESIGN §9 (Chadebec, Vincent & Allassonnière, "Pythae: Unifying Generative Autoencoders in Python",
 NeurIPS 2022, arXiv:2206.08309), version 0.1.2, run as its users run it: its models `VAE` and `Adversarial_AE` with
@@ -42,6 +43,12 @@ if `aegan eval` starts training one anyway (its fingerprint changed) the script 
 fashion-mnist's own units, as `aegan sample` writes them: `aegan eval` reads any dtype in the data's units, so float
 images in [0, 1] would be read as almost black.
 
+The race (`--race`, what `aegan bench speed` runs for its vae and aae on fashion-mnist, aegan.bench.speed): no
+samples and no evaluator; at every epoch end the worker scores the model as it is then on the held-out images
+(`recon_error_test`'s scale, 4 × the MSE in [0, 1]) with the budget's clock paused, and `models[m]["curve"]` lists
+[train_s, epochs, recon_error_test] per epoch. The JSON goes to stdout (and to
+benchmarks/results/peer_pythae_race-<date>.json unless --no-save).
+
 One JSON object goes to stdout and to benchmarks/results/peer_pythae-<YYYYmmdd-HHMMSS>.json (not with --quick unless
 --results is given). `rows` holds one entry per model and sampler:
 
@@ -59,8 +66,8 @@ One JSON object goes to stdout and to benchmarks/results/peer_pythae-<YYYYmmdd-H
 
 and `models` the worker's record per model (pythae configs, `budget_s`, `gmm_fit_s`, `sample_s`, `n_train`, `n_test`,
 `other_processes_cores` during its training), with `pythae`, `torch`, `threads`, `minutes`, `n`, `seed`, `quick`,
-`evaluator` (the cached evaluator's folder), `eval_s`, `wall_s`, `load_average`, `machine` (benchmarks/speed.py's,
-imported: it has no side effects) and `date`. Exit 2 (one line on stderr) when fashion-mnist, the evaluator, aegan's
+`evaluator` (the cached evaluator's folder), `eval_s`, `wall_s`, `load_average`, `machine` (aegan.bench.machine's)
+and `date`. Exit 2 (one line on stderr) when fashion-mnist, the evaluator, aegan's
 CLI or the set-up is missing or fails.
 """
 
@@ -176,8 +183,10 @@ class BudgetSpent(Exception):
     """Raised by the budget callback at an epoch end: pythae 0.1.2's callbacks have no other way to stop training."""
 
 
-def budget_callback(budget_s: float) -> Any:
-    """A pythae TrainingCallback that stops training at the last epoch end before `budget_s` seconds (module doc)."""
+def budget_callback(budget_s: float, x_test: Any = None) -> Any:
+    """A pythae TrainingCallback that stops training at the last epoch end before `budget_s` seconds (module doc).
+    With held-out images `x_test` it also records the race's curve: at every epoch end, with its clock paused, the
+    held-out reconstruction error of the model as it is then, as (train_s, epochs, recon_error_test)."""
     from pythae.trainers.training_callbacks import TrainingCallback
 
     class Budget(TrainingCallback):
@@ -187,6 +196,7 @@ def budget_callback(budget_s: float) -> Any:
             self.train_s = 0.0
             self.epochs = self.best_epoch = 0
             self._best: Any = None
+            self.curve: list[tuple[float, int, float]] = []
 
         def on_train_begin(self, training_config: Any, **kwargs: Any) -> None:
             self.t0 = self.t_epoch = time.perf_counter()
@@ -198,6 +208,12 @@ def budget_callback(budget_s: float) -> Any:
             best = getattr(self.trainer, "_best_model", None)
             if best is not self._best:
                 self._best, self.best_epoch = best, self.epochs
+            if x_test is not None:  # scored off the clock: both ends of the clock move on by its duration
+                error = 4.0 * recon_mse(self.trainer.model, x_test)  # on aegan's model scale, as recon_error_test
+                self.trainer.model.train()
+                self.curve.append((round(self.train_s, 3), self.epochs, error))
+                paused = time.perf_counter() - now
+                self.t0, self.t_epoch = self.t0 + paused, self.t_epoch + paused
             if self.train_s + epoch_s > budget_s:  # one more epoch like this one would end past the budget
                 raise BudgetSpent
 
@@ -228,7 +244,8 @@ def recon_mse(model: Any, x: Any) -> float:
 
 
 def train_and_sample(name: str, x_train: Any, x_test: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    """Train pythae's model `name` for args.minutes, then write out/<name>_<sampler>.npy; returns its record."""
+    """Train pythae's model `name` for args.minutes, then write out/<name>_<sampler>.npy; returns its record.
+    With args.race: the curve of held-out reconstruction errors over training seconds instead of samples."""
     import numpy as np
     import torch
     from pythae.data.preprocessors import DataProcessor
@@ -252,7 +269,7 @@ def train_and_sample(name: str, x_train: Any, x_test: Any, args: argparse.Namesp
             model = Adversarial_AE(Adversarial_AE_Config(input_dim=(1, 28, 28), latent_dim=LATENT))
             config = AdversarialTrainerConfig(output_dir=runs, num_epochs=never, seed=args.seed)
             trainer_cls = AdversarialTrainer
-        budget = budget_callback(budget_s)
+        budget = budget_callback(budget_s, x_test if args.race else None)
         processor = DataProcessor()
         train_set = processor.to_dataset(processor.process_data(x_train))
         trainer = trainer_cls(model=model, train_dataset=train_set, training_config=config, callbacks=[budget])
@@ -274,6 +291,9 @@ def train_and_sample(name: str, x_train: Any, x_test: Any, args: argparse.Namesp
         "steps": steps, "best_epoch": budget.best_epoch, "n_train": len(x_train), "n_test": len(x_test),
         "other_processes_cores": None if load.value is None else round(load.value, 2)}
     log(f"{name}: {budget.epochs} epochs ({steps} steps) in {budget.train_s:.1f} s; using epoch {budget.best_epoch}")
+    if args.race:
+        record["curve"] = budget.curve
+        return record
 
     mse = recon_mse(model, x_test)
     record.update(recon_mse_01=mse, recon_error_test=4.0 * mse)  # [-1, 1] = 2·[0, 1] - 1: squared errors × 4
@@ -298,6 +318,8 @@ def worker(args: argparse.Namespace) -> int:
 
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     out = Path(args.worker)
     out.mkdir(parents=True, exist_ok=True)
     train_path, test_path = fashion_file(TRAIN_IMAGES), fashion_file(TEST_IMAGES)
@@ -365,6 +387,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="smoke test: 500 images, 2 s per model, n 200, nothing saved "
                                                         "unless --results is given")
     p.add_argument("--setup", action="store_true", help="only create (or check) .venv-pythae, then exit")
+    p.add_argument("--race", action="store_true",
+                   help="no samples: record each model's held-out reconstruction error at every epoch end (off the "
+                        "clock) for the speed suite's race to the same error; needs no evaluator")
+    p.add_argument("--threads", type=int, default=0, help="torch threads in the worker (default: torch's own)")
     p.add_argument("--train-evaluator", action="store_true",
                    help="let `aegan eval` train the fashion-mnist evaluator when $AEGAN_CACHE lacks it (about 80 s)")
     p.add_argument("--out", help="keep the worker's sample files and worker.json in this folder (default: a "
@@ -380,19 +406,62 @@ def main(argv: list[str] | None = None) -> int:
     models = args.models.split(",")
     if not models or any(m not in MODELS for m in models):
         p.error(f"--models: a comma-separated list of {', '.join(MODELS)}, got {args.models!r}")
-    if args.minutes <= 0 or args.n < 100 or min(args.train_images, args.test_images) < 0:
+    if args.minutes <= 0 or args.n < 100 or min(args.train_images, args.test_images, args.threads) < 0:
         p.error("--minutes must be positive, --n at least 100 (aegan eval's minimum), image counts >= 0")
     try:
         if args.worker:
             return worker(args)
-        return parent(args, models)
+        return race(args, models) if args.race else parent(args, models)
     except Stop as e:
         print(f"peer_pythae: {e}", file=sys.stderr, flush=True)
         return 2
 
 
+def run_worker(args: argparse.Namespace, models: list[str], out: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Train (and, without --race, sample) `models` in .venv-pythae; the worker's record (worker.json)."""
+    cmd = [str(VENV_PY), str(Path(__file__).resolve()), "--worker", str(out), "--models", ",".join(models),
+           "--minutes", repr(args.minutes), "--n", str(args.n), "--seed", str(args.seed),
+           "--train-images", str(args.train_images), "--test-images", str(args.test_images),
+           "--threads", str(args.threads)] + (["--race"] if args.race else [])
+    log(f"worker in {VENV.name}: {len(models)} model(s), {args.minutes:g} min each"
+        + ("" if args.race else f", n {args.n}"))
+    code = subprocess.run(cmd, cwd=ROOT, env={**env, "TQDM_DISABLE": "1"}, stdout=sys.stderr).returncode
+    if code:
+        raise Stop(f"the pythae worker failed with exit code {code}: see its message above")
+    return json.loads((out / "worker.json").read_text())
+
+
+def save(text: str, args: argparse.Namespace, stem: str) -> None:
+    if args.results or not (args.no_save or args.quick):
+        folder = Path(args.results) if args.results else RESULTS
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{stem}-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+        path.write_text(text + "\n")
+        log(f"wrote {path}")
+
+
+def race(args: argparse.Namespace, models: list[str]) -> int:
+    """The speed suite's half of the race (aegan.bench.speed): each model's curve of held-out reconstruction errors
+    (recon_error_test's scale) over training seconds; one JSON object on stdout."""
+    from aegan.bench.machine import machine
+
+    versions = ensure_venv()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(args.out) if args.out else Path(tmp)
+        record = run_worker(args, models, out, dict(os.environ))
+    result = {"benchmark": "peer_pythae_race", "data": "fashion-mnist", **versions, "threads": record["threads"],
+              "minutes": args.minutes, "seed": args.seed, "models": record["models"], "machine": machine(),
+              "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    text = json.dumps(result, indent=1)
+    print(text)
+    save(text, args, "peer_pythae_race")
+    return 0
+
+
 def parent(args: argparse.Namespace, models: list[str]) -> int:
-    from speed import loadavg, machine  # benchmarks/speed.py: standard library only, no side effects
+    from speed import loadavg  # benchmarks/speed.py: standard library only at import, no side effects
+
+    from aegan.bench.machine import machine
 
     started = time.perf_counter()
     load_before = loadavg()
@@ -411,15 +480,7 @@ def parent(args: argparse.Namespace, models: list[str]) -> int:
                    f"or pass --train-evaluator")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out) if args.out else Path(tmp)
-        cmd = [str(VENV_PY), str(Path(__file__).resolve()), "--worker", str(out), "--models", ",".join(models),
-               "--minutes", repr(args.minutes), "--n", str(args.n), "--seed", str(args.seed),
-               "--train-images", str(args.train_images), "--test-images", str(args.test_images)]
-        log(f"worker in {VENV.name}: {len(models)} model(s), {args.minutes:g} min each, n {args.n}")
-        code = subprocess.run(cmd, cwd=ROOT, env={**env, "TQDM_DISABLE": "1"}, stdout=sys.stderr).returncode
-        if code:
-            log(f"the worker failed with exit code {code}: see its message above")
-            return 2 if code == 2 else 1
-        record = json.loads((out / "worker.json").read_text())
+        record = run_worker(args, models, out, env)
         rows, t_eval = [], time.perf_counter()
         for name in models:
             trained = record["models"][name]
@@ -445,12 +506,7 @@ def parent(args: argparse.Namespace, models: list[str]) -> int:
     log(" ".join(f"{k:>12}" for k in table))
     for r in rows:
         log(" ".join(f"{r[k]:12.4g}" if isinstance(r[k], float) else f"{r[k]!s:>12}" for k in table))
-    if args.results or not (args.no_save or args.quick):
-        folder = Path(args.results) if args.results else RESULTS
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"peer_pythae-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-        path.write_text(text + "\n")
-        log(f"wrote {path}")
+    save(text, args, "peer_pythae")
     return 0
 
 

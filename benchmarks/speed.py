@@ -21,6 +21,7 @@ Exit 2 (one line on stderr) when fashion-mnist is missing.
 
 from __future__ import annotations
 
+# the standard library only at import: peer_pythae.py's worker imports OtherLoad in .venv-pythae, without aegan
 import argparse
 import datetime as dt
 import json
@@ -31,8 +32,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-from aegan.bench.machine import machine, matmul_gflops
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODEL, DATA = "gan", "fashion-mnist"
@@ -211,6 +210,8 @@ def quantile(values: list[float], q: float) -> float:
 # --- main ----------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
+    from aegan.bench.machine import machine, matmul_gflops
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (else a summary)")

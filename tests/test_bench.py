@@ -113,7 +113,8 @@ def test_bad_bench_settings_are_refused_before_anything_is_written(tmp_path):
     from aegan.bench import run_bench
 
     out = tmp_path / "b"
-    for kwargs, message in [({"suite": "modes", "minutes": 1.0}, "--minutes applies to the images suite"),
+    for kwargs, message in [({"suite": "modes", "minutes": 1.0}, "--minutes applies to the images and speed suites"),
+                            ({"suite": "speed", "minutes": -1.0}, "--minutes must be positive"),
                             ({"suite": "images", "jobs": 0}, "--jobs must be at least 1"),
                             ({"suite": "toy", "budget": "huge"}, "unknown budget 'huge'"),
                             ({"suite": "toy", "models": ["gam"]}, "unknown model 'gam'"),
@@ -225,3 +226,53 @@ def test_speed_suite_times_and_counts_each_models_step_and_its_time_to_cover_gri
         assert r["cover_steps"] is None or (r["cover_steps"] == 250 and r["cover_s"] > 0)
     doc = json.loads((tmp_path / "b" / "results.json").read_text())
     assert doc["suite"] == "speed" and "efficiency" in doc["summary"]["header"]
+
+
+def test_race_takes_the_lower_error_both_reached_and_the_seconds_each_took_to_it():
+    from aegan.bench.speed import race_row, seconds_to
+
+    ours = [(10.0, 0.30), (20.0, 0.12), (30.0, 0.08)]
+    peer = [(5.0, 0.25), (15.0, 0.15), (25.0, 0.10), (35.0, 0.11)]
+    assert seconds_to(ours, 0.12) == 20.0 and seconds_to(ours, 0.05) is None and seconds_to([], 1.0) is None
+    row = race_row(ours, peer)
+    assert row["recon_target"] == 0.10 and row["recon_s"] == 30.0 and row["peer_recon_s"] == 25.0
+    assert row["recon_best"] == 0.08 and row["peer_recon_best"] == 0.10
+    alone = race_row(ours, None)  # no peer here: our curve only, no target
+    assert "recon_target" not in alone and alone["recon_best"] == 0.08
+
+
+def test_race_curve_scores_each_checkpoint_and_reuses_a_peer_record(tmp_path, monkeypatch):
+    """aegan's side: held-out reconstruction error at checkpoints spread over a budgeted run, at their training
+    seconds, falling as it trains; pythae's side read back from its race.json, or left out with the reason."""
+    from aegan.bench import speed
+
+    curve = speed.recon_curve(tmp_path / "vae", "vae", "digits", 0, {"progress": False}, 0.1, step_ms=15.0)
+    times = [t for t, _ in curve]
+    assert len(curve) >= 5 and times == sorted(times) and 0 < times[-1] <= 0.1 * 60 + 1
+    assert curve[-1][1] < curve[0][1]
+    peer_folder = tmp_path / "pythae-vae"
+    peer_folder.mkdir()
+    (peer_folder / "race.json").write_text(json.dumps({"minutes": 0.1, "models": {"vae": {
+        "curve": [[3.0, 1, 0.4], [6.0, 2, 0.2]]}}}))
+    assert speed.peer_curve(peer_folder, "vae", 0, 0.1, 0) == ([(3.0, 0.4), (6.0, 0.2)], "")
+    monkeypatch.setattr(speed, "PEER_SCRIPT", tmp_path / "absent.py")
+    peer, why = speed.peer_curve(peer_folder, "vae", 0, 0.2, 0)  # another budget: not reused, and no script here
+    assert peer is None and "absent.py" in why
+
+
+def test_summary_groups_an_encoder_models_seeds_by_road_whatever_code_model_each_seed_chose(tmp_path):
+    """Seeds whose selection rule chose different code models make one "code model" row, saying which and how often;
+    the rows in results.json stay as scored."""
+    from aegan.bench.results import write_results
+    from aegan.bench.suites import SUITES
+
+    rows = [{"variant": "alphagan", "data": "grid25", "seed": s, "sampler": sampler, "modes_covered": m}
+            for s, sampler, m in ((0, "prior", 20), (0, "gmm", 25), (1, "prior", 18), (1, "gmm", 24),
+                                  (2, "prior", 19), (2, "gaussian", 23))]
+    write_results(tmp_path, SUITES["toy"], rows, budget="small", figures=False)
+    doc = json.loads((tmp_path / "results.json").read_text())
+    summary = {tuple(r[:3]): r for r in doc["summary"]["rows"]}
+    assert set(summary) == {("alphagan", "grid25", "prior"), ("alphagan", "grid25", "code model: gmm ×2, gaussian ×1")}
+    coded = summary[("alphagan", "grid25", "code model: gmm ×2, gaussian ×1")]
+    assert coded[3] == "3" and coded[4].startswith("24.0 ± 0.6")  # mean and standard error of 25, 24, 23
+    assert [r["sampler"] for r in doc["rows"]] == ["prior", "gmm", "prior", "gmm", "prior", "gaussian"]

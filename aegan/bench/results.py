@@ -40,6 +40,27 @@ def group_keys(suite: Suite) -> tuple[str, ...]:
     return ("variant", "setting", "data", "sampler") if len(suite.settings) > 1 else ("variant", "data", "sampler")
 
 
+def by_road(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows as the summary groups them: by road, not by the post-hoc sampler. A row sampled through a code model
+    gets sampler "code model: NAME", or "code model: gmm ×2, gaussian ×1" when the selection rule chose differently
+    across the seeds of its (variant, setting, data), so that those seeds make one row of the table; rows through
+    the prior (and speed rows, "—") keep theirs. results.json keeps every row as it was scored."""
+    from collections import Counter
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        return r.get("variant"), r.get("setting", "D=G"), r.get("data")
+
+    def coded(r: dict[str, Any]) -> bool:
+        return r.get("sampler") not in (None, "prior", "—")
+
+    chosen: dict[tuple[Any, ...], Counter[str]] = {}
+    for r in filter(coded, rows):
+        chosen.setdefault(key(r), Counter())[str(r["sampler"])] += 1
+    names = {k: ", ".join(name if len(c) == 1 else f"{name} ×{n}" for name, n in c.most_common())
+             for k, c in chosen.items()}
+    return [{**r, "sampler": f"code model: {names[key(r)]}"} if coded(r) else r for r in rows]
+
+
 def write_results(out: Path, suite: Suite, rows: list[dict[str, Any]], budget: str, figures: bool,
                   measure: bool | None = None) -> str:
     """Write results.json and results.md for `rows` (and, when `figures`, the figures and report.html); the machine
@@ -48,7 +69,7 @@ def write_results(out: Path, suite: Suite, rows: list[dict[str, Any]], budget: s
     from aegan.bench.machine import describe
 
     by = group_keys(suite)
-    header, cells = mean_spread_rows(rows, by, suite.keys, spread=suite.spread)
+    header, cells = mean_spread_rows(by_road(rows), by, suite.keys, spread=suite.spread)
     anchors = published(suite.name)
     fresh = figures if measure is None else measure
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -71,7 +92,7 @@ def write_results(out: Path, suite: Suite, rows: list[dict[str, Any]], budget: s
                markdown_table(list(PUBLISHED_KEYS), [[fmt(r.get(k)) for k in PUBLISHED_KEYS] for r in anchors])]
     atomic_write_text(out / "results.md", "".join(md))
     if figures:
-        draw_figures(out, suite, rows, by)
+        draw_figures(out, suite, by_road(rows), by)
         from aegan.report import write_report
 
         write_report(out)
@@ -88,7 +109,7 @@ def _groups(rows: list[dict[str, Any]], by: tuple[str, ...]) -> dict[tuple[Any, 
 def draw_figures(out: Path, suite: Suite, rows: list[dict[str, Any]], by: tuple[str, ...]) -> list[Path]:
     """DIR/figures/: per data set, bars of each key metric (mean, error bars: the suite's spread over seeds) and, on
     data with known modes, the histogram of high-quality samples over the modes (mean over seeds)."""
-    from aegan.plots import bars_png, histograms_png
+    from aegan.plots import bars_png, curves_png, histograms_png
 
     folder = out / "figures"
     for old in folder.glob("*.png") if folder.is_dir() else []:
@@ -117,4 +138,10 @@ def draw_figures(out: Path, suite: Suite, rows: list[dict[str, Any]], by: tuple[
         if hists:
             drawn.append(histograms_png(hists, folder / f"modes-{name}.png",
                                         title=f"{dataset}: high-quality samples per mode (mean over seeds)"))
+        races = {label: {"aegan": [r["recon_curve"] for r in rs if r.get("recon_curve")],
+                         "pythae": [r["peer_curve"] for r in rs if r.get("peer_curve")]}
+                 for label, rs in zip(labels, mine.values(), strict=True) if any(r.get("recon_curve") for r in rs)}
+        if races:
+            drawn.append(curves_png(races, folder / f"race-{name}.png", "training seconds",
+                                    "held-out reconstruction error", title=f"{dataset}: aegan against pythae"))
     return drawn

@@ -13,6 +13,7 @@ from typing import Any
 
 from aegan.bench.results import stored_rows, write_results
 from aegan.bench.runs import budget_done, finished_or_trained, run_train_seconds
+from aegan.bench.speed import RACE_MINUTES
 from aegan.bench.variants import (
     SETTINGS,
     STACKED_STEPS,
@@ -28,7 +29,8 @@ IMAGE_KEYS = ("fd", "fd_check", "kid", "precision", "recall", "density", "covera
               "msssim_samples", "modes_covered", "kl_modes", "code_kl", "recon_error_test", "fd_recon", "steps",
               "train_s")
 STACKED_KEYS = ("modes_covered", "kl_modes", "fd", "fd_check", "coverage", "code_kl", "steps", "train_s")
-SPEED_KEYS = ("step_ms", "step_gflop", "efficiency", "cover_steps", "cover_s")
+SPEED_KEYS = ("step_ms", "step_gflop", "efficiency", "cover_steps", "cover_s", "recon_target", "recon_s",
+              "peer_recon_s")
 IMAGE_MODELS = ("gan", "ae", "aegan", "vae", "aae", "vaegan", "alphagan")
 IMAGE_MINUTES = 10.0
 
@@ -63,7 +65,8 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("images", ("fashion-mnist", "stacked-fashion-mnist"), IMAGE_MODELS, 10_000, "sd", IMAGE_KEYS,
           about="every model at equal wall time (--minutes)"),
     Suite("speed", ("grid25", "fashion-mnist"), ("gan", "vae", "aae", "alphagan"), 2500, "se", SPEED_KEYS,
-          about="training step time, FLOPs and efficiency per model; time to cover grid25"),
+          about="training step time, FLOPs and efficiency per model; time to cover grid25; the race against "
+                "pythae to the same held-out reconstruction error"),
 )}
 
 
@@ -110,8 +113,11 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: 
         raise AeganError(f"--seeds must be at least 1, got {seeds}")
     if jobs < 1:
         raise AeganError(f"--jobs must be at least 1, got {jobs}")
-    if minutes is not None and suite != "images":
-        raise AeganError(f"--minutes applies to the images suite; the {suite} suite uses step budgets (--budget)")
+    if minutes is not None and suite not in ("images", "speed"):
+        raise AeganError(f"--minutes applies to the images and speed suites; the {suite} suite uses step budgets "
+                         f"(--budget)")
+    if minutes is not None and minutes <= 0:
+        raise AeganError(f"--minutes must be positive, got {minutes:g}")
     if steps is not None and (suite == "images" or steps < 1):
         raise AeganError("--steps applies to the step-budgeted suites and must be at least 1" if steps < 1 else
                          "--steps does not apply to the images suite: it trains for --minutes")
@@ -136,14 +142,14 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: 
     kept = [r for r in stored_rows(out)
             if (r.get("variant"), r.get("setting", "D=G"), r.get("data"), r.get("seed")) not in mine]
     rows: list[dict[str, Any]] = []
-    minutes = minutes or IMAGE_MINUTES
+    minutes = minutes or {"images": IMAGE_MINUTES, "speed": RACE_MINUTES}.get(suite)
 
     def record(new_rows: list[dict[str, Any]]) -> None:
         rows.extend(new_rows)
         write_results(out, s, kept + rows, budget=budget, figures=False)
 
     one = {"images": _image_run, "speed": _speed_run}.get(suite, _mode_run)
-    args = [(out, n, minutes if suite == "images" else None, *t) for t in tasks]
+    args = [(out, n, minutes, *t) for t in tasks]
     if jobs <= 1:
         for a in args:
             record(one(*a))
@@ -200,11 +206,12 @@ def _mode_run(out: Path, n: int, _minutes: None, name: str, model: str, setting:
     return rows
 
 
-def _speed_run(out: Path, n: int, _minutes: None, name: str, model: str, setting: str, dataset: str, seed: int,
+def _speed_run(out: Path, n: int, minutes: float, name: str, model: str, setting: str, dataset: str, seed: int,
                settings: dict[str, Any], steps: int | None) -> list[dict[str, Any]]:
     """One model of the speed suite on one data set: its step time, FLOPs and efficiency; on grid25 also the time
-    to cover every mode, through the prior and (encoder models) the gmm code model."""
-    from aegan.bench.speed import step_speed, time_to_cover
+    to cover every mode, through the prior and (encoder models) the gmm code model; on fashion-mnist, for the vae
+    and the aae, the race against pythae to the same held-out reconstruction error (`minutes` each)."""
+    from aegan.bench.speed import RACE_MODELS, peer_curve, race_row, recon_curve, step_speed, time_to_cover
 
     common = {"variant": name, "model": model, "setting": setting, "data": dataset, "seed": seed,
               **step_speed(model, dataset, seed, settings)}
@@ -213,10 +220,20 @@ def _speed_run(out: Path, n: int, _minutes: None, name: str, model: str, setting
         folder = run_folder(out, name, setting, dataset, seed)
         rows = [{**common, "run": folder.name, **row}
                 for row in time_to_cover(folder, model, seed, {**settings, **({"steps": steps} if steps else {})}, n)]
+    elif dataset == "fashion-mnist" and name in RACE_MODELS:
+        folder = run_folder(out, name, setting, dataset, seed)
+        ours = recon_curve(folder, model, dataset, seed, settings, minutes, common["step_ms"])
+        peer, why = peer_curve(run_folder(out, f"pythae-{name}", setting, dataset, seed), model, seed, minutes,
+                               settings.get("fabric.threads", 0))
+        if why:
+            print(f"aegan: the race against pythae's {model} is left out: {why}", flush=True)
+        rows = [{**common, "sampler": "—", "run": folder.name, "race_minutes": minutes, **race_row(ours, peer)}]
     for r in rows:
         print(f"{name:>10} {dataset:>14} seed {seed} {r['sampler']:>6}: {r['step_ms']:.2f} ms a step, "
               f"{r['step_gflop']:.3f} GFLOP, efficiency {r['efficiency']:.4f}"
-              + (f", covered at step {r['cover_steps']} ({r['cover_s']} s)" if "cover_steps" in r else ""), flush=True)
+              + (f", covered at step {r['cover_steps']} ({r['cover_s']} s)" if "cover_steps" in r else "")
+              + (f", held-out recon error {r['recon_target']:.4f} in {r['recon_s']} s against pythae's "
+                 f"{r['peer_recon_s']} s" if "recon_target" in r else ""), flush=True)
     return rows
 
 
