@@ -100,7 +100,7 @@ def test_images_suite_scores_each_run_through_its_prior_and_its_code_model(tmp_p
     assert "fd_recon" not in by[("gan", "prior")] and by[("aae", "gmm")]["fd_recon"] > 0
     assert all(r["steps"] >= 1 and "fd" in r and "recall" in r and r["fd_check"] > 0 for r in rows)
     table = (tmp_path / "b" / "results.md").read_text()
-    assert "| aae | digits | gmm | 1 |" in table and "fd_recon" in table
+    assert "| aae | digits | code model: gmm | 1 |" in table and "fd_recon" in table
     assert (tmp_path / "b" / "report.html").is_file()
     again = run_bench("images", models=["aae"], seeds=1, out=tmp_path / "b", data=("digits",), minutes=0.03, n=200)
     assert [r["steps"] for r in again] == [by[("aae", "gmm")]["steps"]] * 2  # finished runs are reused
