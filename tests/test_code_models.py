@@ -471,3 +471,12 @@ def test_a_run_compares_only_its_code_models_and_refuses_unknown_ones(tmp_path, 
     assert main([*args, *tiny, "code_models=gaussian"]) == 0
     selection = read_selection(out / "samplers" / "step_0000010")
     assert list(selection.candidates) == ["gaussian"] and selection.chosen == "gaussian"
+
+
+def test_kernel_sum_squares_the_widest_exp_for_power_of_two_scales_and_matches_one_exp_per_scale():
+    from aegan.samplers.selection import kernel_sum
+
+    d2 = torch.rand(50, 40, dtype=torch.float64) * 30
+    for scales in ((0.25, 0.5, 1.0), (1.0, 0.3), (2.0,), (0.5, 1.0, 0.7)):
+        direct = sum(torch.exp(-d2 / (2 * s * s * 1.7)) for s in scales)
+        assert torch.allclose(kernel_sum(d2, 1.7, scales), direct, rtol=1e-12, atol=1e-300)

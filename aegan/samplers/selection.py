@@ -174,13 +174,33 @@ def mmd2(x: torch.Tensor, y: torch.Tensor, scales: tuple[float, ...] = MMD_SCALE
     n, m = len(x), len(y)
     if n < 2 or m < 2:
         raise ValueError(f"MMD needs at least 2 points per set, got {n} and {m}")
-    pooled = torch.cat([x, y])
-    d2 = torch.cdist(pooled, pooled).square()
-    i, j = torch.triu_indices(n + m, n + m, 1)
-    h2 = float(d2[i, j].median()) or 1.0
-    k = sum(torch.exp(-d2 / (2 * s * s * h2)) for s in scales)
-    k.fill_diagonal_(0)
-    return float(k[:n, :n].sum() / (n * (n - 1)) + k[n:, n:].sum() / (m * (m - 1)) - 2 * k[:n, n:].mean())
+    h2 = float(torch.pdist(torch.cat([x, y])).square().median()) or 1.0  # over the pairs of distinct points
+
+    def kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return kernel_sum(torch.cdist(a, b).square(), h2, scales)
+
+    kxx, kyy = kernel(x, x).fill_diagonal_(0), kernel(y, y).fill_diagonal_(0)
+    return float(kxx.sum() / (n * (n - 1)) + kyy.sum() / (m * (m - 1)) - 2 * kernel(x, y).mean())
+
+
+def kernel_sum(d2: torch.Tensor, h2: float, scales: tuple[float, ...]) -> torch.Tensor:
+    """Σ_s exp(−d2 / (2 (s·h)²)) for squared distances d2, h² = h2. One exp, at the widest scale; a scale whose
+    (widest / s)² is a power of two is that exp squared repeatedly (the same up to rounding, and several times
+    cheaper than its own exp), any other scale gets its own exp."""
+    widest = max(scales)
+    current = torch.exp(d2 * (-1.0 / (2 * widest * widest * h2)))
+    power = 1
+    total = torch.zeros_like(d2)
+    for s in sorted(scales, reverse=True):
+        ratio = (widest / s) ** 2
+        k = round(ratio)
+        if abs(ratio - k) < 1e-9 and k & (k - 1) == 0:  # a power of two, at least the current one (sorted)
+            while power < k:
+                current, power = current.square(), power * 2
+            total += current
+        else:
+            total += torch.exp(d2 * (-1.0 / (2 * s * s * h2)))
+    return total
 
 
 def select(samplers: Mapping[str, CodeDensity], held_out: torch.Tensor, train: torch.Tensor | None = None,
