@@ -73,9 +73,13 @@ class Run:
         return cls(path, cfg, model, info, int(meta["step"]))
 
     @property
-    def modes(self) -> tuple[torch.Tensor, float] | None:
+    def modes(self) -> tuple[torch.Tensor, float | torch.Tensor] | None:
+        """(centres (K, D), std: a number, or one per coordinate) in data units, where the data's modes are known."""
         m = self.info.get("modes")
-        return (torch.tensor(m["centres"]), float(m["std"])) if m else None
+        if not m:
+            return None
+        std = m["std"]
+        return torch.tensor(m["centres"]), (float(std) if isinstance(std, (int, float)) else torch.tensor(std))
 
     @property
     def default_sampler(self) -> str:

@@ -72,3 +72,43 @@ def test_quality_radius_is_three_std_in_two_dimensions_and_keeps_that_share_in_1
         collapsed = mode_stats(centres[:1].repeat(500, 1), centres, std)
         assert collapsed["modes_covered"] == 1 and collapsed["kl_modes"] == pytest.approx(math.log(len(centres)))
     assert load("synthetic1200").shape == (1200,) and len(load("grid100").modes[0]) == 100
+
+
+def test_synthetic1200_is_veegans_mixture_with_its_stated_rule_beside_ours():
+    """PacGAN's released construction of VEEGAN's set: centre k is m_k on all 1,200 coordinates, noise of std 1 on
+    the first 700 only. Every held-out point's nearest centre is its own mode; our radius (28 std, the 2-D share in
+    700 dimensions) counts 98.9% of them, VEEGAN's stated "within 10 std" none (they lie about √700 from their
+    centre), while samples shrunk towards the centres pass both: the stated rule rewards samples narrower than
+    the data."""
+    from aegan.data.toy import SYNTHETIC_MEANS, VEEGAN_1200_RADIUS
+    from aegan.metrics.modes import TWO_D_SHARE, mode_spread, quality_radius
+
+    ds = load("synthetic1200")
+    centres, std = ds.modes
+    assert centres.shape == (10, 1200) and torch.equal(centres[:, 0], torch.tensor(SYNTHETIC_MEANS))
+    assert (centres == centres[:, :1]).all() and mode_spread(std, 1200) == (1.0, 700)
+    assert 27.9 < quality_radius(1.0, 700) < 28.2
+    real = ds.transform.to_data(ds.test)
+    assert (real[:, 700:] == real[:, 700:701]).all()  # the last 500 coordinates are the mode's m_k, exactly
+    ours = mode_stats(real, centres, std)
+    assert ours["modes_covered"] == 10 and abs(ours["high_quality_fraction"] - TWO_D_SHARE) < 0.005
+    stated = mode_stats(real, centres, std, radius=VEEGAN_1200_RADIUS)
+    assert stated["modes_covered"] == 0 and stated["high_quality_fraction"] == 0.0
+    k = torch.arange(1000) % 10
+    narrow = centres[k] + 0.3 * torch.randn(1000, 1200, generator=torch.Generator().manual_seed(0)) * (std > 0)
+    for radius in (None, VEEGAN_1200_RADIUS):
+        s = mode_stats(narrow, centres, std, radius=radius)
+        assert s["modes_covered"] == 10 and s["high_quality_fraction"] == 1.0
+    off = centres[k] + 2.0 * (std == 0)  # right in the 700 noisy coordinates, 2 off in the 500 constant ones
+    assert mode_stats(off, centres, std)["high_quality_fraction"] == 0.0  # 2·√500 ≈ 44.7 from the centre
+
+
+def test_a_per_coordinate_std_must_be_one_spread_where_it_is_not_zero():
+    from aegan.metrics.modes import mode_spread
+
+    assert mode_spread(0.05, 2) == (0.05, 2)
+    assert mode_spread(torch.tensor([0.0, 2.0, 2.0]), 3) == (2.0, 2)
+    for bad, match in ((torch.tensor([1.0, 2.0]), "one non-zero"), (torch.zeros(2), "one non-zero"),
+                       (torch.ones(3), r"\(2,\)"), (torch.tensor([1.0, -1.0]), "non-negative")):
+        with pytest.raises(ValueError, match=match):
+            mode_spread(bad, 2)

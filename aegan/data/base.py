@@ -73,7 +73,8 @@ class Dataset:
     """A data set on the model's scale, split into train and held-out test.
 
     train, test: float32, (N, D) for vectors or (N, C, H, W) for images.
-    modes: (centres (K, D), std) in data units where the modes are known (ring8, grid25), else None.
+    modes: (centres (K, D), std) in data units where the modes are known (ring8, grid25, ...), else None; std is
+    a number, or one per coordinate (D,) where a mode is constant in some (synthetic1200).
     """
 
     name: str
@@ -83,7 +84,7 @@ class Dataset:
     transform: Transform
     labels_train: torch.Tensor | None = None  # int64 (N,), where the data set has labels
     labels_test: torch.Tensor | None = None
-    modes: tuple[torch.Tensor, float] | None = None
+    modes: tuple[torch.Tensor, float | torch.Tensor] | None = None
     digest: str | None = None  # data handed over as a Python object: SHA-256 of it (aegan.data.objects)
     # data larger than memory (aegan.data.stream): the whole training split, read on demand by index; `train` then
     # holds a fixed random sample of it
@@ -115,5 +116,6 @@ class Dataset:
             d["source"], d["digest"] = "python", self.digest
         if self.modes is not None:
             centres, std = self.modes
-            d["modes"] = {"centres": centres.tolist(), "std": float(std)}
+            d["modes"] = {"centres": centres.tolist(),
+                          "std": float(std) if isinstance(std, (int, float)) else torch.as_tensor(std).tolist()}
         return d
