@@ -93,7 +93,7 @@ def _mean_spread(values: list[float], spec: str, spread: str) -> str:
 # formats of the keys whose values have a natural precision; others get the table's spec (3 significant digits)
 KEY_SPECS = {"modes_covered": ".1f", "high_quality_fraction": ".3f", "kl_modes": ".4f", "steps": ".0f",
              "train_s": ".0f", "cover_steps": ".0f", "cover_s": ".1f", "modes_10std": ".1f",
-             "high_quality_10std": ".3f"}
+             "high_quality_10std": ".3f", "within_mode_spread": ".2f"}
 
 
 def mean_spread_rows(rows: list[dict[str, Any]], by: Sequence[str], keys: Sequence[str], spec: str | None = None,

@@ -211,6 +211,18 @@ def test_toy_suite_writes_results_json_md_and_report_and_retrains_a_run_of_anoth
     assert again[0]["steps"] == 40  # the 30-step run is not taken for a 40-step one
 
 
+def test_synthetic1200_suite_scores_veegans_stated_rule_beside_ours(tmp_path):
+    from aegan.bench import run_bench
+
+    out = tmp_path / "b"
+    rows = run_bench("synthetic1200", models=["gan"], seeds=1, out=out, data=("synthetic1200",), steps=20, n=300)
+    (row,) = rows
+    assert len(row["mode_counts"]) == 10 and 0 <= row["modes_10std"] <= 10
+    assert 0 <= row["high_quality_10std"] <= 1 and row["within_mode_spread"] >= 0
+    md = (out / "results.md").read_text()
+    assert "| modes_10std | high_quality_10std |" in md and "within 10 std" in md
+
+
 def test_speed_suite_times_and_counts_each_models_step_and_its_time_to_cover_grid25(tmp_path):
     """Step time, FLOPs (α-GAN's four updates cost more than the gan's two) and efficiency in (0, 1); on grid25 the
     first checkpoint (every 250 steps) whose samples cover every mode with ≥ 90% high quality, or None."""

@@ -23,6 +23,7 @@ def test_real_data_scores_perfectly(grid):
     assert s["modes_total"] == 25 and s["modes_covered"] == 25
     assert s["high_quality_fraction"] > 0.98  # within 3 std: 98.9% of a 2-D Gaussian
     assert s["kl_modes"] < 0.01
+    assert 0.95 < s["within_mode_spread"] < 1.0  # RMS distance std·√2, less the 1.1% beyond 3 std
 
 
 def test_total_collapse_onto_one_mode(grid):
@@ -31,6 +32,7 @@ def test_total_collapse_onto_one_mode(grid):
     s = mode_stats(x, centres, std)
     assert s["modes_covered"] == 1 and s["high_quality_fraction"] == 1.0
     assert s["kl_modes"] == pytest.approx(math.log(25))
+    assert s["within_mode_spread"] == pytest.approx(0.2, abs=0.02)  # std 0.01 inside a mode of std 0.05
 
 
 def test_samples_between_modes_are_not_high_quality(grid):
@@ -39,6 +41,7 @@ def test_samples_between_modes_are_not_high_quality(grid):
     s = mode_stats(x, centres, std)
     assert s["modes_covered"] == 0 and s["high_quality_fraction"] == 0.0
     assert s["kl_modes"] == pytest.approx(math.log(25))  # worst case, still a finite number
+    assert s["within_mode_spread"] == 0.0  # no high-quality sample to measure
 
 
 def test_partial_coverage_histogram():
@@ -92,6 +95,7 @@ def test_synthetic1200_is_veegans_mixture_with_its_stated_rule_beside_ours():
     assert (real[:, 700:] == real[:, 700:701]).all()  # the last 500 coordinates are the mode's m_k, exactly
     ours = mode_stats(real, centres, std)
     assert ours["modes_covered"] == 10 and abs(ours["high_quality_fraction"] - TWO_D_SHARE) < 0.005
+    assert 0.98 < ours["within_mode_spread"] < 1.0  # the 1.1% beyond the radius are left out
     stated = mode_stats(real, centres, std, radius=VEEGAN_1200_RADIUS)
     assert stated["modes_covered"] == 0 and stated["high_quality_fraction"] == 0.0
     k = torch.arange(1000) % 10
@@ -99,6 +103,7 @@ def test_synthetic1200_is_veegans_mixture_with_its_stated_rule_beside_ours():
     for radius in (None, VEEGAN_1200_RADIUS):
         s = mode_stats(narrow, centres, std, radius=radius)
         assert s["modes_covered"] == 10 and s["high_quality_fraction"] == 1.0
+        assert s["within_mode_spread"] == pytest.approx(0.3, abs=0.01)  # subtle collapse, told apart
     off = centres[k] + 2.0 * (std == 0)  # right in the 700 noisy coordinates, 2 off in the 500 constant ones
     assert mode_stats(off, centres, std)["high_quality_fraction"] == 0.0  # 2·√500 ≈ 44.7 from the centre
 

@@ -5,7 +5,8 @@ Suites (aegan.bench.suites.SUITES):
                  mode covered by one high-quality sample), mean ± standard error, VEEGAN's and PacGAN's Table 1
                  beside ours; default line-up gan, gan+pack (PacGAN4), gan+unroll, bigan, veegan (at their authors'
                  stated 2-D setting), aae, alphagan
-  synthetic1200  10 Gaussians in 1,200 dimensions, and grid100 (10 × 10) as our own harder case
+  synthetic1200  VEEGAN's ten 700-D Gaussians in 1,200 dimensions (and its 10-std rule beside ours), and grid100
+                 (10 × 10) as our own harder case
   stacked        stacked-digits and stacked-fashion-mnist, 1,000 class triples, every method at equal steps, with D
                  as wide as G and at a quarter of G's width (the hard setting of Metz et al. and PacGAN)
   images         every model on fashion-mnist and stacked-fashion-mnist at equal wall time (--minutes)

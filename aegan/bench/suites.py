@@ -26,8 +26,8 @@ from aegan.errors import AeganError
 
 MODE_KEYS = ("modes_covered", "high_quality_fraction", "kl_modes", "steps", "train_s")
 # synthetic1200 also under VEEGAN's stated rule for it, "within 10 std" (aegan.data.toy.VEEGAN_1200_RADIUS)
-SYNTHETIC_KEYS = ("modes_covered", "high_quality_fraction", "kl_modes", "modes_10std", "high_quality_10std",
-                  "steps", "train_s")
+SYNTHETIC_KEYS = ("modes_covered", "high_quality_fraction", "kl_modes", "within_mode_spread", "modes_10std",
+                  "high_quality_10std", "steps", "train_s")
 IMAGE_KEYS = ("fd", "fd_check", "kid", "precision", "recall", "density", "coverage", "classifier_score",
               "msssim_samples", "modes_covered", "kl_modes", "code_kl", "recon_error_test", "fd_recon", "steps",
               "train_s")

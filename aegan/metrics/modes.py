@@ -11,6 +11,9 @@ centre), so the radius is the one that keeps the same share of a mode's own samp
 which a mode spreads (700 of synthetic1200's 1,200, whose other 500 are constant within a mode: 28 std). A mode's
 std is one number (isotropic) or one per coordinate, 0 where a mode does not vary; the distance is Euclidean in
 data units either way. `radius=` replaces the rule, e.g. VEEGAN's stated "within 10 std" for its 1,200-D set.
+`within_mode_spread` tells subtle collapse inside the modes: the RMS distance of the high-quality samples to their
+centre over a mode's own, std·√D (about 1 for the data; 0 for samples piled on the centres, which the high-quality
+rule counts as perfect).
 
 `kl_modes` is one formula on both kinds of data (histogram_stats): KL(p ‖ q) = Σ_k p_k log(p_k / q_k), natural
 log, p the generated histogram normalised over the samples it counts, q the true weights normalised; modes with
@@ -67,9 +70,10 @@ def mode_stats(samples: torch.Tensor | np.ndarray, centres: torch.Tensor | np.nd
     mode_spread), weights (K,) (default uniform), radius: the high-quality radius in data units (default
     quality_radius of the mode's spread).
 
-    Returns modes_total, modes_covered, high_quality_fraction, kl_modes and mode_counts (high-quality samples per
-    mode, the histogram the benchmark reports draw). With no high-quality sample at all,
-    kl_modes is the worst case for a point mass, log(1 / min weight), so the number stays finite and large.
+    Returns modes_total, modes_covered, high_quality_fraction, kl_modes, within_mode_spread (the high-quality
+    samples' RMS distance to their centre over std·√D; 0 with none) and mode_counts (high-quality samples per mode,
+    the histogram the benchmark reports draw). With no high-quality sample at all, kl_modes is the worst case for a
+    point mass, log(1 / min weight), so the number stays finite and large.
     """
     x = torch.as_tensor(np.asarray(samples), dtype=torch.float64)
     c = torch.as_tensor(np.asarray(centres), dtype=torch.float64)
@@ -79,11 +83,13 @@ def mode_stats(samples: torch.Tensor | np.ndarray, centres: torch.Tensor | np.nd
     q = torch.full((len(c),), 1.0, dtype=torch.float64) if weights is None else np.asarray(weights)
     finite = torch.isfinite(x).all(dim=1)
     dist, nearest = torch.cdist(x[finite], c).min(dim=1)  # distance to and index of the nearest centre
-    good = dist <= (quality_radius(*mode_spread(std, c.shape[1])) if radius is None else radius)
+    sigma, dim = mode_spread(std, c.shape[1])
+    good = dist <= (quality_radius(sigma, dim) if radius is None else radius)
     hist, counts = _histogram(nearest[good], q)
+    spread = float(dist[good].square().mean().sqrt()) / (sigma * math.sqrt(dim)) if bool(good.any()) else 0.0
     return {"modes_total": hist["modes_total"], "modes_covered": hist["modes_covered"],
             "high_quality_fraction": int(good.sum()) / len(x) if len(x) else 0.0, "kl_modes": hist["kl_modes"],
-            "mode_counts": [int(c) for c in counts]}
+            "within_mode_spread": spread, "mode_counts": [int(c) for c in counts]}
 
 
 def histogram_stats(assigned: torch.Tensor | np.ndarray, weights: torch.Tensor | np.ndarray) -> dict[str, float]:
