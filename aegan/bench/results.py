@@ -68,8 +68,8 @@ def write_results(out: Path, suite: Suite, rows: list[dict[str, Any]], budget: s
     Return the Markdown table of our results."""
     from aegan.bench.machine import describe
 
-    by = group_keys(suite)
-    header, cells = mean_spread_rows(by_road(rows), by, suite.keys, spread=suite.spread)
+    by, grouped = group_keys(suite), by_road(rows)
+    header, cells = mean_spread_rows(grouped, by, suite.keys, spread=suite.spread)
     anchors = published(suite.name)
     fresh = figures if measure is None else measure
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -92,7 +92,7 @@ def write_results(out: Path, suite: Suite, rows: list[dict[str, Any]], budget: s
                markdown_table(list(PUBLISHED_KEYS), [[fmt(r.get(k)) for k in PUBLISHED_KEYS] for r in anchors])]
     atomic_write_text(out / "results.md", "".join(md))
     if figures:
-        draw_figures(out, suite, by_road(rows), by)
+        draw_figures(out, suite, grouped, by)
         from aegan.report import write_report
 
         write_report(out)

@@ -22,6 +22,7 @@ grid25.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,7 @@ def step_speed(model: str, dataset: str, seed: int, settings: dict[str, Any]) ->
 def time_to_cover(folder: Path, model: str, seed: int, settings: dict[str, Any], n: int) -> list[dict[str, Any]]:
     """Train `model` on grid25 at its default budget into `folder` (reused when finished), then score its checkpoints
     in order: one row per sampler with the first covering step and the training seconds to it."""
-    import json
-
-    from aegan import checkpoint, metrics
+    from aegan import metrics
     from aegan.bench.runs import finished_or_trained
     from aegan.loop.configure import make_config
     from aegan.samplers.selection import MIXTURES
@@ -77,17 +76,12 @@ def time_to_cover(folder: Path, model: str, seed: int, settings: dict[str, Any],
         return run.config.steps == wanted and run.step >= wanted and run.config.checkpoint_every == COVER_EVERY
 
     run = finished_or_trained(folder, done, model, "grid25", steps=wanted, seed=seed, overrides=overrides)
-    times = {r["step"]: r["time_s"] for r in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines())
-             if "time_s" in r and "step" in r}
+    times = training_seconds(folder)
     samplers = ["prior"] + (["gmm"] if run.model.has_encoder else [])
     first: dict[str, tuple[int, float | None] | None] = dict.fromkeys(samplers)
     centres, std = run.modes
-    for record in checkpoint.list_checkpoints(folder / "checkpoints"):
-        tensors, meta = checkpoint.read(record)
-        if int(meta["step"]) == 0:
-            continue
-        checkpoint.load_weights(dict(run.model.nets.items()), tensors)
-        run.step, run._code_samplers = int(meta["step"]), {}
+    for step in each_checkpoint(run, folder):
+        run.step, run._code_samplers = step, {}
         for sampler in [s for s in samplers if first[s] is None]:
             x = run.sample(n, sampler=sampler, seed=seed)
             stats = metrics.mode_stats(x, centres, std)
@@ -122,9 +116,6 @@ def recon_curve(folder: Path, model: str, dataset: str, seed: int, settings: dic
     """Train `model` on `dataset` for `minutes` into `folder` (reused when finished) with RACE_POINTS checkpoints
     spread over the steps its measured `step_ms` plans, then the held-out reconstruction error of each checkpoint (on
     the whole test split) at its training seconds (metrics.jsonl's time_s)."""
-    import json
-
-    from aegan import checkpoint
     from aegan.bench.runs import budget_done, finished_or_trained
     from aegan.evaluate import reconstruct, reconstruction_error
 
@@ -136,18 +127,30 @@ def recon_curve(folder: Path, model: str, dataset: str, seed: int, settings: dic
         return budget_done(run, _folder) and run.config.minutes == minutes
 
     run = finished_or_trained(folder, done, model, dataset, minutes=minutes, seed=seed, overrides=overrides)
-    times = {r["step"]: r["time_s"] for r in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines())
-             if "time_s" in r and "step" in r}
+    times = training_seconds(folder)
     x_test = run.data().test
-    curve = []
+    return [(times[step], reconstruction_error(reconstruct(run, x_test)[1], x_test))
+            for step in each_checkpoint(run, folder) if step in times]
+
+
+def training_seconds(folder: Path) -> dict[int, float]:
+    """{step: training seconds} of a run folder's metrics.jsonl records (time_s: no scoring counted)."""
+    import json
+
+    return {r["step"]: r["time_s"] for r in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines())
+            if "time_s" in r and "step" in r}
+
+
+def each_checkpoint(run: Any, folder: Path) -> Iterator[int]:
+    """Load each checkpoint of `folder` after step 0 into `run`'s networks, oldest first, and yield its step."""
+    from aegan import checkpoint
+
     for record in checkpoint.list_checkpoints(folder / "checkpoints"):
         tensors, meta = checkpoint.read(record)
-        step = int(meta["step"])
-        if step == 0 or step not in times:
+        if int(meta["step"]) == 0:
             continue
         checkpoint.load_weights(dict(run.model.nets.items()), tensors)
-        curve.append((times[step], reconstruction_error(reconstruct(run, x_test)[1], x_test)))
-    return curve
+        yield int(meta["step"])
 
 
 def peer_curve(folder: Path, model: str, seed: int, minutes: float, threads: int) -> tuple[Curve | None, str]:
