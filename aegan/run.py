@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,7 @@ class Run:
             info = json.loads((path / "data.json").read_text())
             Transform.from_json(info["transform"])
             shape = tuple(int(d) for d in info["shape"])
+            info["modes"] = read_modes(info.get("modes"), math.prod(shape))
         except (OSError, ValueError, KeyError, TypeError):
             raise CheckpointError(f"{path}/data.json is missing or corrupt: the run cannot be loaded") from None
         try:
@@ -75,11 +77,7 @@ class Run:
     @property
     def modes(self) -> tuple[torch.Tensor, float | torch.Tensor] | None:
         """(centres (K, D), std: a number, or one per coordinate) in data units, where the data's modes are known."""
-        m = self.info.get("modes")
-        if not m:
-            return None
-        std = m["std"]
-        return torch.tensor(m["centres"]), (float(std) if isinstance(std, (int, float)) else torch.tensor(std))
+        return self.info.get("modes")
 
     @property
     def default_sampler(self) -> str:
@@ -369,6 +367,23 @@ def write_nets_record(out: Path, nets: dict[str, torch.nn.Module]) -> None:
     """RUN/nets.json: which networks are the user's own ({name: "module.Class"}), so that loading asks for them."""
     record = {name: f"{type(net).__module__}.{type(net).__qualname__}" for name, net in sorted(nets.items())}
     checkpoint.atomic_write_text(out / NETS_RECORD, json.dumps(record) + "\n")
+
+
+def read_modes(m: dict[str, Any] | None, dim: int) -> tuple[torch.Tensor, float | torch.Tensor] | None:
+    """data.json's known modes as (centres (K, dim), std: a number or one per coordinate), checked
+    (aegan.metrics.modes.mode_spread); None where there are none. ValueError, TypeError or KeyError if malformed."""
+    if not m:
+        return None
+    from aegan.metrics.modes import mode_spread
+
+    centres, std = torch.tensor(m["centres"], dtype=torch.float32), m["std"]
+    std = float(std) if isinstance(std, (int, float)) else torch.tensor(std, dtype=torch.float32)
+    if centres.ndim != 2 or centres.shape[1] != dim or not bool(torch.isfinite(centres).all()):
+        raise ValueError(f"mode centres must be (K, {dim}) and finite")
+    sigma, _ = mode_spread(std, dim)
+    if not sigma > 0 or not math.isfinite(sigma):
+        raise ValueError("a mode's std must be positive")
+    return centres, std
 
 
 def check_nets_record(path: Path, nets: dict[str, torch.nn.Module] | None) -> None:

@@ -119,6 +119,21 @@ def test_foreign_checkpoint_is_refused(grid_run, tmp_path, capsys):
     assert code == 2 and "not an aegan checkpoint" in err.splitlines()[-1]
 
 
+@pytest.mark.parametrize("modes", [{"centres": [[0.0, 0.0]], "std": [0.1, 0.2]}, {"centres": [[0.0, 0.0]], "std": "x"},
+                                   {"centres": [[0.0, 0.0]], "std": -1}, {"centres": [[0.0, 0.0, 0.0]], "std": 0.1}])
+def test_crafted_modes_in_data_json_are_refused(grid_run, tmp_path, capsys, modes):
+    import shutil
+
+    fake = tmp_path / "fake"
+    shutil.copytree(grid_run, fake)
+    info = json.loads((fake / "data.json").read_text())
+    (fake / "data.json").write_text(json.dumps({**info, "modes": modes}))
+    before = sorted(p.name for p in fake.rglob("*"))
+    code, _, err = run_cli(capsys, "eval", fake)
+    assert code == 2 and "data.json is missing or corrupt" in err.splitlines()[-1] and "Traceback" not in err
+    assert sorted(p.name for p in fake.rglob("*")) == before  # nothing written
+
+
 def test_existing_outputs_are_kept(grid_run, tmp_path, capsys):
     before = (grid_run / "config.yaml").read_text()
     code, _, err = run_cli(capsys, "train", "gan", "--data", "grid25", "--steps", "5", "--out", grid_run)
