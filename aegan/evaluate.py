@@ -117,7 +117,7 @@ def encoder_scores(run: Run, x_test: torch.Tensor, seed: int) -> dict[str, float
     scores = {"recon_error_test": reconstruction_error(x_rec, x_test)}
     if run.info["kind"] == "image" and len(x_test) >= MIN_IMAGE_SAMPLES:
         ev = evaluator_lib.for_data(run.data(), say)
-        scores["fd_recon"] = metrics.frechet_distance(ev.features(x_test), ev.features(x_rec))
+        scores["fd_recon"] = metrics.frechet_distance(ev.features(x_test, remember=True), ev.features(x_rec))
     if len(z_hat) >= 100:  # the classifier needs enough held-out codes to train and to score on
         z_prior = run.model.prior(len(z_hat), "cpu", generator=torch.Generator().manual_seed(seed))
         scores["code_kl"] = float(estimate_kl(z_hat, z_prior, seed=seed))
@@ -127,8 +127,7 @@ def encoder_scores(run: Run, x_test: torch.Tensor, seed: int) -> dict[str, float
 def reconstruct(run: Run, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(codes E(x), reconstructions G(E(x))) of model-scale x, on the CPU."""
     z_hat = run.encode_model(x)
-    with torch.no_grad():
-        return z_hat, run.model.generate(z_hat.to(run.model.device)).cpu()
+    return z_hat, run.decode_model(z_hat)
 
 
 def reconstruction_error(x_rec: torch.Tensor, x: torch.Tensor) -> float:
@@ -229,7 +228,7 @@ def sample_scores(ds: Dataset, x: torch.Tensor, seed: int = 0,
     if ds.kind == "image":
         ev = evaluator_lib.for_data(ds, log or say)
         fake = ev.embed(x)
-        f_real, f_fake = ev.features(real), fake.features
+        f_real, f_fake = ev.features(real, remember=True), fake.features
         if features is not None:
             spec = features if isinstance(features, str) else None
             f = user_features.load(features) if spec else features
@@ -241,7 +240,8 @@ def sample_scores(ds: Dataset, x: torch.Tensor, seed: int = 0,
             scores["evaluator_accuracy"] = ev.info["accuracy"]
         if check:  # a second judge, another architecture and seed: does the ranking hold in its features too?
             judge = evaluator_lib.for_data(ds, log or say, role="check")
-            scores["fd_check"] = metrics.frechet_distance(judge.features(real), judge.features(x))
+            scores["fd_check"] = metrics.frechet_distance(judge.features(real, remember=True),
+                                                           judge.features(x))
             if "accuracy" in judge.info:
                 scores["check_accuracy"] = judge.info["accuracy"]
         scores["msssim_samples"] = metrics.msssim_diversity((x.clamp(-1, 1) + 1) / 2, seed=seed)

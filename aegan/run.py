@@ -25,6 +25,7 @@ from aegan.models import Model, build_model
 from aegan.samplers.chains import CHAIN_SAMPLERS  # the chain samplers, for models with an encoder
 
 MAX_FIT_CODES = 20_000  # training examples whose codes a code model is fitted to
+PASS_CPU = 256  # examples per forward pass without gradients on the CPU (Run.pass_size)
 
 
 class Run:
@@ -110,12 +111,24 @@ class Run:
                 self._data = data_lib.load(self.config.data, self.config.loader)
         return self._data
 
+    @property
+    def pass_size(self) -> int:
+        """Examples per forward pass when sampling or encoding without gradients: on the CPU 256 (10,000 stacked
+        fashion-mnist codes decode in 0.7 s in passes of 256 against 2.0 s in one pass, whose activations miss every
+        cache), elsewhere 10,000."""
+        return PASS_CPU if self.model.device.type == "cpu" else 10_000
+
     @torch.no_grad()
-    def encode_model(self, x: torch.Tensor, batch: int = 10_000) -> torch.Tensor:
-        """Model-scale data (n, *shape) -> codes (n, latent_dim), on CPU, in batches."""
+    def encode_model(self, x: torch.Tensor) -> torch.Tensor:
+        """Model-scale data (n, *shape) -> codes (n, latent_dim), on CPU, in passes of `pass_size`."""
         self.model.eval()
-        return torch.cat([self.model.encode(x[i:i + batch].to(self.model.device)).cpu()
-                          for i in range(0, len(x), batch)])
+        return torch.cat([self.model.encode(part.to(self.model.device)).cpu() for part in x.split(self.pass_size)])
+
+    @torch.no_grad()
+    def decode_model(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes (n, latent_dim) -> model-scale samples (n, *shape), on CPU, in passes of `pass_size`."""
+        self.model.eval()
+        return torch.cat([self.model.generate(part.to(self.model.device)).cpu() for part in z.split(self.pass_size)])
 
     def training_codes(self) -> torch.Tensor:
         """Codes (n, latent_dim) of up to 20,000 training examples, a random subset fixed by the run's seed: what
@@ -233,10 +246,10 @@ class Run:
         code_model = None if sampler == "prior" else self.code_sampler(sampler)
         self.model.eval()
         out = []
-        for i in range(0, n, batch):
+        for i in range(0, n, batch):  # codes drawn `batch` at a time (the draws a seed gives), decoded in passes
             k = min(batch, n - i)
             z = self.model.prior(k, "cpu", generator=g) if code_model is None else code_model.sample(k, generator=g)
-            out.append(self.model.generate(z.to(self.model.device)).cpu())
+            out.append(self.decode_model(z))
         return torch.cat(out)
 
     def sample(self, n: int, sampler: str | None = None, seed: int | None = None, label: int | None = None,
@@ -336,8 +349,7 @@ class Run:
         z = torch.as_tensor(z, dtype=torch.float32)
         if z.ndim != 2 or z.shape[1] != self.model.latent_dim:
             raise AeganError(f"decode expects codes of shape (n, {self.model.latent_dim}), got {tuple(z.shape)}")
-        self.model.eval()
-        return self.transform.to_data(self.model.generate(z.to(self.model.device)))
+        return self.transform.to_data(self.decode_model(z))
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:

@@ -45,6 +45,56 @@ def test_digits_evaluator_accuracy_and_cache(digits, digits_evaluator, capsys):
     assert p.shape == (50, 10) and torch.allclose(p.sum(1), torch.ones(50))
 
 
+def test_remembered_reference_features_are_the_same_and_embedded_once(digits, digits_evaluator, monkeypatch):
+    """features(x, remember=True): the features of x, embedded once per contents and network; other contents or
+    another network's weights are embedded afresh, and what a caller does to its copy does not reach the next."""
+    x = digits.test
+    n = len(x)
+    plain = digits_evaluator.features(x)
+    calls = []
+    embed = evaluator.Evaluator.embed
+    monkeypatch.setattr(evaluator.Evaluator, "embed", lambda self, t: calls.append(len(t)) or embed(self, t))
+    first = digits_evaluator.features(x.clone(), remember=True)
+    assert torch.allclose(first, plain) and calls == [n]
+    first.zero_()
+    again = evaluator.for_data(digits).features(x.clone(), remember=True)  # another object, the same weights
+    assert torch.allclose(again, plain) and calls == [n]
+    changed = x.clone()
+    changed[0, 0, 0, 0] += 0.5
+    digits_evaluator.features(changed, remember=True)
+    assert calls == [n, n]
+    other = evaluator.Evaluator(evaluator.EvaluatorNet(1, 8, 10, "classifier"), digits_evaluator.info)
+    other.features(x, remember=True)
+    assert calls == [n, n, n]
+    for i in range(evaluator.REMEMBERED + 1):  # a bounded memory: the oldest set is forgotten
+        digits_evaluator.features(x + i + 1, remember=True)
+    digits_evaluator.features(x, remember=True)
+    assert len(calls) == 3 + evaluator.REMEMBERED + 2
+
+
+def test_features_do_not_depend_on_the_pass_size(digits, digits_evaluator, monkeypatch):
+    x = digits.test[:300]
+    monkeypatch.setattr(evaluator, "EMBED_BATCH", 7)
+    small = digits_evaluator.embed(x)
+    monkeypatch.setattr(evaluator, "EMBED_BATCH", 1000)
+    whole = digits_evaluator.embed(x)
+    assert torch.allclose(small.features, whole.features, atol=1e-5)
+    assert torch.equal(small.predicted, whole.predicted)
+
+
+def test_runs_sample_and_encode_the_same_in_passes_of_any_size(digits, tmp_path, tiny, monkeypatch):
+    import aegan
+    import aegan.run as run_module
+
+    run = aegan.train("ae", data="digits", steps=2, out=tmp_path / "a", overrides=tiny)
+    x = digits.test[:70]
+    monkeypatch.setattr(run_module, "PASS_CPU", 8)
+    small = run.sample_model(70, sampler="prior", seed=3), run.encode_model(x)
+    monkeypatch.setattr(run_module, "PASS_CPU", 10_000)
+    whole = run.sample_model(70, sampler="prior", seed=3), run.encode_model(x)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(small, whole))
+
+
 def test_fingerprint_follows_the_data(digits):
     changed = data.Dataset(**{**digits.__dict__, "train": digits.train.clone()})
     assert evaluator.fingerprint(changed) == evaluator.fingerprint(digits)
@@ -306,7 +356,7 @@ def test_encoder_run_eval_json_has_the_fd_of_its_reconstructions(digits, digits_
     x_rec = run.model.generate(run.encode_model(test))
     want = frechet_distance(digits_evaluator.features(test), digits_evaluator.features(x_rec))
     assert stored["fd_recon"] == pytest.approx(want, rel=1e-4) and stored["fd_recon"] > 0
-    run.model.generate = lambda z: test  # a perfect autoencoder on these images
+    run.decode_model = lambda z: test  # a perfect autoencoder on these images
     assert encoder_scores(run, test, seed=0)["fd_recon"] == pytest.approx(0.0, abs=1e-3)
 
 

@@ -1,6 +1,7 @@
 """Image-quality and mode-collapse metrics against closed forms, reference values, an independent
 implementation (the `prdc` package) and deliberately collapsed sample sets."""
 
+import importlib
 import math
 import warnings
 
@@ -167,6 +168,24 @@ def test_ndb_of_a_collapsed_model_is_near_one():
     fake = np.repeat(real[:1], 5000, axis=0) + 0.01 * rng.normal(size=(5000, 8))
     out = ndb(real, fake, k=50)
     assert out["ndb_k"] > 0.95 and out["ndb"] == round(out["ndb_k"] * 50)
+
+
+def test_ndb_fits_the_bins_of_the_same_real_samples_once(monkeypatch):
+    ndb_module = importlib.import_module("aegan.metrics.ndb")
+
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(2000, 8)), rng.normal(size=(2000, 8)) + 0.3
+    fits = []
+    fit = ndb_module.KMeans.fit
+    monkeypatch.setattr(ndb_module.KMeans, "fit", lambda self, x: fits.append(len(x)) or fit(self, x))
+    monkeypatch.setattr(ndb_module, "_BINS", type(ndb_module._BINS)())
+    first = ndb(real, fake, k=20, seed=1)
+    assert ndb(real.copy(), fake, k=20, seed=1) == first and fits == [2000]
+    ndb(real, fake, k=20, seed=2)  # another seed, another k, other real samples: fitted anew
+    ndb(real, fake, k=10, seed=1)
+    ndb(real[1:], fake, k=20, seed=1)
+    assert fits == [2000, 2000, 2000, 1999]
+    assert first["ndb"] > 0  # and the bins still tell the shifted set apart
 
 
 # ---------------------------------------------------------------- classifier score

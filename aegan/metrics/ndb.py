@@ -15,6 +15,9 @@ Unlike the reference (an unseeded K-means over all cores), the clustering here i
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
 import numpy as np
 import torch
 from scipy.stats import norm
@@ -35,7 +38,7 @@ def ndb(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, k: int
         raise ValueError(f"ndb with k={k} bins needs at least k real samples, got {len(x_real)}; lower k")
     if len(x_fake) == 0:
         raise ValueError("ndb needs at least one generated sample")
-    kmeans = KMeans(n_clusters=k, max_iter=100, n_init=1, random_state=seed).fit(x_real)
+    kmeans = bins(x_real, k, seed)
     n1, n2 = len(x_real), len(x_fake)
     p1 = np.bincount(kmeans.labels_, minlength=k) / n1  # real proportion per bin
     p2 = np.bincount(kmeans.predict(x_fake), minlength=k) / n2  # generated proportion per bin
@@ -46,3 +49,19 @@ def ndb(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, k: int
     p_values = 2.0 * norm.cdf(-np.abs(z))  # two-sided
     n_different = int(np.count_nonzero(p_values < alpha))
     return {"ndb": n_different, "ndb_k": n_different / k}
+
+
+_BINS: OrderedDict[tuple[str, int, int], KMeans] = OrderedDict()
+
+
+def bins(x_real: np.ndarray, k: int, seed: int) -> KMeans:
+    """The seeded K-means bins of x_real, fitted once per process for the same real samples, k and seed (every
+    score of a data set compares with the same real reference; the fit is 7 s on 10,000 fashion-mnist images)."""
+    h = hashlib.blake2b(f"{x_real.shape} {x_real.dtype};".encode(), digest_size=16)
+    h.update(np.ascontiguousarray(x_real).tobytes())
+    key = (h.hexdigest(), k, seed)
+    if key not in _BINS:
+        _BINS[key] = KMeans(n_clusters=k, max_iter=100, n_init=1, random_state=seed).fit(x_real)
+        while len(_BINS) > 2:
+            _BINS.popitem(last=False)
+    return _BINS[key]
