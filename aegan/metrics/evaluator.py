@@ -57,9 +57,9 @@ FORMAT = "aegan-evaluator"
 FEATURES = 128  # width of the evaluator's feature layer
 BATCH = 128
 LR = 1e-3
-# images per forward pass when embedding: at one thread, 10,000 fashion-mnist images take 2.1 s in passes of 128,
-# 3.0 s in passes of 256 and 4.4 s in passes of 2,048 (whose activations, 200 MB a layer, miss every cache and are
-# mapped afresh each time)
+# images per forward pass when embedding, in channels-last memory: at one thread, 10,000 fashion-mnist images take
+# 1.0 s against 2.1 s in the default layout (max pooling is four times faster in channels-last) and 4.4 s in
+# passes of 2,048, whose activations (200 MB a layer) miss every cache and are mapped afresh each time
 EMBED_BATCH = 128
 REMEMBERED = 4  # reference feature sets kept per process (Evaluator.features(x, remember=True))
 MAX_SHIFT = 0  # random translation of the classifier's training batches, in pixels; 0 = no augmentation
@@ -125,7 +125,7 @@ class Evaluator:
     """A trained EvaluatorNet and what it was trained on. Inputs are images on the model's scale ([-1, 1], NCHW)."""
 
     def __init__(self, net: EvaluatorNet, info: dict[str, Any], per_channel: int = 0) -> None:
-        self.net = net.eval()
+        self.net = net.eval().to(memory_format=torch.channels_last)  # the weights' layout only: EMBED_BATCH
         self.info = info
         self.per_channel = per_channel  # k > 0: apply to each of k channels (stacked data)
         self._weights: str | None = None
@@ -159,7 +159,8 @@ class Evaluator:
         prediction is the tuple of the channels' argmaxes."""
         feats, probs, pred = [], None, None
         for c in self._channels(x):
-            f = torch.cat([self.net.body(b.float()) for b in c.split(EMBED_BATCH)])
+            f = torch.cat([self.net.body(b.float().contiguous(memory_format=torch.channels_last))
+                           for b in c.split(EMBED_BATCH)])
             feats.append(f)
             if self.kind == "classifier":
                 p = self.net.head(f).softmax(1)
