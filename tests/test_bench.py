@@ -174,6 +174,23 @@ def test_suite_lineups_and_budgets():
     assert {v[3] for v in variants("stacked", None)} == {2000}
     assert SUITES["stacked"].settings == ("D=G", "D=G/4") and SUITES["toy"].n == 2500
     assert SUITES["toy"].spread == "se" and SUITES["synthetic1200"].data == ("synthetic1200", "grid100")
+    synthetic = {v[0]: v for v in variants("synthetic1200", None)}  # the 2-D setting, shorter on 1,200-D data
+    assert synthetic["veegan"][3] == 5_000 and synthetic["gan"][3] == 3000
+    assert {v[3] for v in variants("synthetic1200", None, budget="paper")} == {100_000}
+
+
+def test_default_seeds_follow_the_budget(tmp_path, monkeypatch):
+    """3 seeds with the small budget, the papers' 5 with theirs, unless --seeds says."""
+    from aegan.bench import suites
+
+    seen = []
+    monkeypatch.setattr(suites, "_mode_run", lambda *a: seen.append((a[3], a[7], a[9])) or [])
+    monkeypatch.setattr(suites, "write_results", lambda out, *a, **k: (out / "results.md").write_text(""))
+    for budget, seeds, want in (("small", None, 3), ("paper", None, 5), ("paper", 2, 2)):
+        seen.clear()
+        suites.run_bench("toy", models=["gan"], data=("ring8",), out=tmp_path / budget, budget=budget, seeds=seeds)
+        assert sorted(s for _, s, _ in seen) == list(range(want))
+        assert {steps for *_, steps in seen} == {3000 if budget == "small" else 100_000}
 
 
 def test_hard_setting_gives_d_a_quarter_of_gs_width():

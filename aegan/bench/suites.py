@@ -15,6 +15,7 @@ from aegan.bench.results import stored_rows, write_results
 from aegan.bench.runs import budget_done, finished_or_trained, run_train_seconds
 from aegan.bench.speed import RACE_MINUTES
 from aegan.bench.variants import (
+    SEEDS,
     SETTINGS,
     STACKED_STEPS,
     Variant,
@@ -92,7 +93,7 @@ def variants(suite: str, models: list[str] | None, budget: str = "small") -> lis
         if name.partition("+")[0] not in MODELS:
             raise AeganError(f"unknown model {name.partition('+')[0]!r} in --models: use {', '.join(MODELS)}, "
                              f"optionally with +TRICK")
-    chosen = [variant(m, budget) for m in names]
+    chosen = [variant(m, budget, suite) for m in names]
     if suite in ("images", "speed"):  # at equal wall time, or each model's own default budget
         return [(name, model, overrides, None) for name, model, overrides, _ in chosen]
     if suite == "stacked":  # equal steps for every method
@@ -100,7 +101,7 @@ def variants(suite: str, models: list[str] | None, budget: str = "small") -> lis
     return chosen
 
 
-def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: str | Path = "bench",
+def run_bench(suite: str, models: list[str] | None = None, seeds: int | None = None, out: str | Path = "bench",
               data: tuple[str, ...] | None = None, threads: int = 0, minutes: float | None = None,
               n: int | None = None, jobs: int = 1, budget: str = "small", steps: int | None = None,
               settings: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
@@ -108,10 +109,12 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int = 5, out: 
 
     `steps`: every run of a step-budgeted suite trains that many steps instead of its budget (a quick look, not
     the suite's protocol); `n`: samples scored per run instead of the suite's; `settings`: some of the suite's D
-    settings only (the stacked suite's D=G and D=G/4)."""
+    settings only (the stacked suite's D=G and D=G/4); `seeds`: default 3 with the small budget, 5 with the paper's."""
     from aegan.data import NAMES
 
     s = suite_of(suite)
+    check_budget(budget)
+    seeds = SEEDS[budget] if seeds is None else seeds
     if seeds < 1:
         raise AeganError(f"--seeds must be at least 1, got {seeds}")
     if jobs < 1:
