@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from speed import loadavg, machine
+from speed import loadavg
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CLI_TRAIN = [sys.executable, "-m", "aegan.cli", "train"]
@@ -174,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(a.keep) if a.keep else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         result = run_benchmark(a.kills, a.seed, a.steps, a.min_delay, a.max_delay, work)
+    from aegan.bench.machine import machine  # here, not at import: --help loads no torch
+
     result.update({"date": started.isoformat(timespec="seconds"), "wall_s": round(time.perf_counter() - t0, 1),
                    "load_average": loadavg(), "machine": machine()})
     text = json.dumps(result, indent=2)

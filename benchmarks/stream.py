@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import RESULTS, loadavg, log, machine  # noqa: E402
+from speed import RESULTS, loadavg, log  # noqa: E402
 
 LOG_EVERY = 20
 VARIANTS = ("memory", "stream-folder", "stream-npy")
@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stream: {e}", file=sys.stderr)
         return 2
     import torch
+
+    from aegan.bench.machine import machine
 
     pngs, npy = write_files(cache_dir())
     data = {"memory": (pngs, "memory"), "stream-folder": (pngs, "stream"), "stream-npy": (npy, "stream")}
