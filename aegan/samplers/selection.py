@@ -174,13 +174,14 @@ def mmd2(x: torch.Tensor, y: torch.Tensor, scales: tuple[float, ...] = MMD_SCALE
     n, m = len(x), len(y)
     if n < 2 or m < 2:
         raise ValueError(f"MMD needs at least 2 points per set, got {n} and {m}")
-    h2 = float(torch.pdist(torch.cat([x, y])).square().median()) or 1.0  # over the pairs of distinct points
-
-    def kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return kernel_sum(torch.cdist(a, b).square(), h2, scales)
-
-    kxx, kyy = kernel(x, x).fill_diagonal_(0), kernel(y, y).fill_diagonal_(0)
-    return float(kxx.sum() / (n * (n - 1)) + kyy.sum() / (m * (m - 1)) - 2 * kernel(x, y).mean())
+    dxx, dyy, dxy = torch.cdist(x, x).square(), torch.cdist(y, y).square(), torch.cdist(x, y).square()
+    # the median over the pooled set's pairs of distinct points: both blocks' upper triangles and every cross pair
+    # (what torch.pdist of the pooled set gives, from the blocks the kernels need anyway: pdist took 2/3 of the time)
+    upper_x = torch.ones(n, n, dtype=torch.bool).triu_(1)
+    upper_y = upper_x if m == n else torch.ones(m, m, dtype=torch.bool).triu_(1)
+    h2 = float(torch.cat([dxx[upper_x], dyy[upper_y], dxy.flatten()]).median()) or 1.0
+    kxx, kyy = kernel_sum(dxx, h2, scales).fill_diagonal_(0), kernel_sum(dyy, h2, scales).fill_diagonal_(0)
+    return float(kxx.sum() / (n * (n - 1)) + kyy.sum() / (m * (m - 1)) - 2 * kernel_sum(dxy, h2, scales).mean())
 
 
 def kernel_sum(d2: torch.Tensor, h2: float, scales: tuple[float, ...]) -> torch.Tensor:
