@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "cover grid25, the race against pythae), or modes, tricks")
     b.add_argument("--models", help="comma-separated models or variants MODEL+TRICK (e.g. gan,gan+pack,alphagan)")
     b.add_argument("--seeds", type=_positive("--seeds"), default=None,
-                   help="runs of each variant, seeds 0..K-1 (default 3 with --budget small, 5 with paper)")
+                   help="runs of each variant, seeds 0..K-1 (default 3 with --budget small, 5 with paper; "
+                        "speed: 1)")
     b.add_argument("--budget", choices=("small", "paper"), default="small",
                    help="small: CPU step budgets; paper: the papers' step counts (for GPUs)")
     b.add_argument("--data", default=None, help="comma-separated data sets (default: the suite's)")

@@ -191,6 +191,7 @@ def test_default_seeds_follow_the_budget(tmp_path, monkeypatch):
         suites.run_bench("toy", models=["gan"], data=("ring8",), out=tmp_path / budget, budget=budget, seeds=seeds)
         assert sorted(s for _, s, _ in seen) == list(range(want))
         assert {steps for *_, steps in seen} == {3000 if budget == "small" else 100_000}
+    assert suites.SUITES["speed"].seeds == 1  # its race alone is four times --minutes a seed
 
 
 def test_hard_setting_gives_d_a_quarter_of_gs_width():
