@@ -194,6 +194,23 @@ def test_default_seeds_follow_the_budget(tmp_path, monkeypatch):
     assert suites.SUITES["speed"].seeds == 1  # its race alone is four times --minutes a seed
 
 
+def test_images_suite_defaults_follow_the_budget(tmp_path, monkeypatch):
+    """small: 3 minutes a run on fashion-mnist (an hour on 2 cores); paper: the images issue's 10 minutes on both data
+    sets; --minutes and --data still say."""
+    from aegan.bench import suites
+
+    seen = []
+    monkeypatch.setattr(suites, "_image_run", lambda *a: seen.append((a[2], a[6])) or [])
+    monkeypatch.setattr(suites, "write_results", lambda out, *a, **k: (out / "results.md").write_text(""))
+    for budget, kwargs, want in (("small", {}, {(3.0, "fashion-mnist")}),
+                                 ("paper", {}, {(10.0, "fashion-mnist"), (10.0, "stacked-fashion-mnist")}),
+                                 ("small", {"minutes": 10.0, "data": ("stacked-fashion-mnist",)},
+                                  {(10.0, "stacked-fashion-mnist")})):
+        seen.clear()
+        suites.run_bench("images", models=["gan"], seeds=1, out=tmp_path / budget, budget=budget, **kwargs)
+        assert set(seen) == want
+
+
 def test_hard_setting_gives_d_a_quarter_of_gs_width():
     from aegan import models
     from aegan.bench.variants import SETTINGS
