@@ -211,6 +211,26 @@ def test_images_suite_defaults_follow_the_budget(tmp_path, monkeypatch):
         assert set(seen) == want
 
 
+def test_images_bars_draw_recall_and_coverage_with_their_spread(tmp_path, monkeypatch):
+    """The images suite's bars show where the two roads differ (recall, coverage, kl_modes); other suites keep the
+    first four keys of their table."""
+    from aegan import plots
+    from aegan.bench.results import draw_figures
+    from aegan.bench.suites import SUITES
+
+    drawn = {}
+    monkeypatch.setattr(plots, "bars_png", lambda labels, panels, path, title="": drawn.update(panels) or path)
+    rows = [{"variant": "gan", "sampler": "prior", "data": "fashion-mnist", "fd": fd, "fd_check": 1.0,
+             "precision": 0.5, "recall": recall, "coverage": 0.4, "kl_modes": 0.01}
+            for fd, recall in ((50, 0.6), (60, 0.4))]
+    draw_figures(tmp_path, SUITES["images"], rows, ("variant", "sampler", "data"))
+    assert list(drawn) == ["fd", "fd_check", "precision", "recall", "coverage", "kl_modes"]
+    assert drawn["recall"][0] == [pytest.approx(0.5)] and drawn["recall"][1] == [pytest.approx(0.1414, abs=1e-3)]
+    drawn.clear()
+    draw_figures(tmp_path, SUITES["toy"], [{**rows[0], "data": "ring8", "modes_covered": 8}], ("variant", "data"))
+    assert list(drawn) == ["modes_covered", "high_quality_fraction", "kl_modes"]
+
+
 def test_hard_setting_gives_d_a_quarter_of_gs_width():
     from aegan import models
     from aegan.bench.variants import SETTINGS

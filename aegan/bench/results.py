@@ -116,7 +116,7 @@ def draw_figures(out: Path, suite: Suite, rows: list[dict[str, Any]], by: tuple[
         old.unlink()
     drawn = []
     label_keys = [k for k in by if k != "data"]
-    metrics = [k for k in suite.keys if k not in ("steps", "train_s", "code_kl")][:4]
+    metrics = list(suite.bars) or [k for k in suite.keys if k not in ("steps", "train_s", "code_kl")][:4]
     for dataset in dict.fromkeys(r.get("data") for r in rows):
         mine = _groups([r for r in rows if r.get("data") == dataset], tuple(label_keys))
         labels = [" ".join(str(v) for v in key if v is not None) for key in mine]

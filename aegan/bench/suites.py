@@ -58,6 +58,7 @@ class Suite:
     settings: tuple[str, ...] = ("D=G",)
     about: str = ""
     seeds: int | None = None  # default seeds, whatever the budget; None: SEEDS[budget]
+    bars: tuple[str, ...] = ()  # the metrics drawn as bars in figures/; () = the first four of `keys`
 
 
 SUITES: dict[str, Suite] = {s.name: s for s in (
@@ -73,7 +74,8 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("stacked", ("stacked-digits", "stacked-fashion-mnist"), ("gan", "gan+pack", "alphagan"), 10_000, "se",
           STACKED_KEYS, settings=tuple(SETTINGS), about="1,000 class triples; D as wide as G, and D at ¼ of G"),
     Suite("images", ("fashion-mnist", "stacked-fashion-mnist"), IMAGE_MODELS, 10_000, "sd", IMAGE_KEYS,
-          about="every model at equal wall time (--minutes)"),
+          about="every model at equal wall time (--minutes)",
+          bars=("fd", "fd_check", "precision", "recall", "coverage", "kl_modes")),  # where the two roads differ
     Suite("speed", ("grid25", "fashion-mnist"), ("gan", "vae", "aae", "alphagan"), 2500, "se", SPEED_KEYS,
           about="training step time, FLOPs and efficiency per model; time to cover grid25; the race against "
                 "pythae to the same held-out reconstruction error",
