@@ -59,6 +59,11 @@ class Suite:
     about: str = ""
     seeds: int | None = None  # default seeds, whatever the budget; None: SEEDS[budget]
     bars: tuple[str, ...] = ()  # the metrics drawn as bars in figures/; () = the first four of `keys`
+    minutes: dict[str, float] | None = None  # suites at equal wall time: minutes per run by budget; None: step budgets
+    budget_data: dict[str, tuple[str, ...]] | None = None  # data sets by budget where they differ from `data`
+
+    def data_for(self, budget: str) -> tuple[str, ...]:
+        return (self.budget_data or {}).get(budget, self.data)
 
 
 SUITES: dict[str, Suite] = {s.name: s for s in (
@@ -75,11 +80,13 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
           STACKED_KEYS, settings=tuple(SETTINGS), about="1,000 class triples; D as wide as G, and D at ¼ of G"),
     Suite("images", ("fashion-mnist", "stacked-fashion-mnist"), IMAGE_MODELS, 10_000, "sd", IMAGE_KEYS,
           about="every model at equal wall time (--minutes)",
-          bars=("fd", "fd_check", "precision", "recall", "coverage", "kl_modes")),  # where the two roads differ
+          bars=("fd", "fd_check", "precision", "recall", "coverage", "kl_modes"),  # where the two roads differ
+          minutes=IMAGE_MINUTES, budget_data=IMAGE_DATA),
     Suite("speed", ("grid25", "fashion-mnist"), ("gan", "vae", "aae", "alphagan"), 2500, "se", SPEED_KEYS,
           about="training step time, FLOPs and efficiency per model; time to cover grid25; the race against "
                 "pythae to the same held-out reconstruction error",
-          seeds=1),  # a seed's race alone is 4 × --minutes; step times do not depend on the seed
+          seeds=1,  # a seed's race alone is 4 × --minutes; step times do not depend on the seed
+          minutes={"small": RACE_MINUTES, "paper": RACE_MINUTES}),
 )}
 
 
@@ -130,7 +137,7 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int | None = N
         raise AeganError(f"--seeds must be at least 1, got {seeds}")
     if jobs < 1:
         raise AeganError(f"--jobs must be at least 1, got {jobs}")
-    if minutes is not None and suite not in ("images", "speed"):
+    if minutes is not None and s.minutes is None:
         raise AeganError(f"--minutes applies to the images and speed suites; the {suite} suite uses step budgets "
                          f"(--budget)")
     if minutes is not None and minutes <= 0:
@@ -143,7 +150,7 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int | None = N
     for setting in settings:
         if setting not in s.settings:
             raise AeganError(f"unknown setting {setting!r} for the {suite} suite: use {', '.join(s.settings)}")
-    data = data or (IMAGE_DATA[budget] if suite == "images" else s.data)
+    data = data or s.data_for(budget)
     for d in data:
         if d not in NAMES:
             raise AeganError(f"unknown data {d!r} for the {suite} suite: use one of {', '.join(NAMES)}")
@@ -159,7 +166,7 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int | None = N
     kept = [r for r in stored_rows(out)
             if (r.get("variant"), r.get("setting", "D=G"), r.get("data"), r.get("seed")) not in mine]
     rows: list[dict[str, Any]] = []
-    minutes = minutes or {"images": IMAGE_MINUTES[budget], "speed": RACE_MINUTES}.get(suite)
+    minutes = minutes or (s.minutes[budget] if s.minutes else None)
 
     def record(new_rows: list[dict[str, Any]]) -> None:
         rows.extend(new_rows)
