@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=_positive("--steps"), default=None,
                    help="every run this many steps instead of the suite's budget (a quick look, not its protocol)")
     b.add_argument("--minutes", type=_minutes, default=None,
-                   help="images suite: wall-time budget per run (default 3 with --budget small, on fashion-mnist; "
+                   help="images suite: wall-time budget per run (default 2 with --budget small, on fashion-mnist; "
                         "10 with paper, on fashion-mnist and stacked-fashion-mnist); speed suite: per side of the race "
                         "against pythae (default 3)")
     b.add_argument("--out", default="bench")

@@ -195,14 +195,14 @@ def test_default_seeds_follow_the_budget(tmp_path, monkeypatch):
 
 
 def test_images_suite_defaults_follow_the_budget(tmp_path, monkeypatch):
-    """small: 3 minutes a run on fashion-mnist (an hour on 2 cores); paper: the images issue's 10 minutes on both data
-    sets; --minutes and --data still say."""
+    """small: 2 minutes a run on fashion-mnist (well under an hour on 2 cores); paper: the images issue's 10 minutes
+    on both data sets; --minutes and --data still say."""
     from aegan.bench import suites
 
     seen = []
     monkeypatch.setattr(suites, "_image_run", lambda *a: seen.append((a[2], a[6])) or [])
     monkeypatch.setattr(suites, "write_results", lambda out, *a, **k: (out / "results.md").write_text(""))
-    for budget, kwargs, want in (("small", {}, {(3.0, "fashion-mnist")}),
+    for budget, kwargs, want in (("small", {}, {(2.0, "fashion-mnist")}),
                                  ("paper", {}, {(10.0, "fashion-mnist"), (10.0, "stacked-fashion-mnist")}),
                                  ("small", {"minutes": 10.0, "data": ("stacked-fashion-mnist",)},
                                   {(10.0, "stacked-fashion-mnist")})):
