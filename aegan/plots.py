@@ -68,6 +68,14 @@ def _new_figure(width_in: float, height_in: float) -> Figure:
     return fig
 
 
+def _lay_out(fig: Figure, title: str = "") -> None:
+    """Tight layout under an optional figure title: tight_layout leaves the title out of its sums, so the panels get
+    the figure's height less a title's line (else the top panel's frame runs through the title)."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()) if title else None)
+
+
 def _save_figure(fig: Figure, path: str | Path) -> Path:
     return write_atomically(path, lambda f: fig.savefig(f, format="png"))
 
@@ -87,9 +95,7 @@ def bars_png(labels: list[str], panels: dict[str, tuple[list[float], list[float]
         ax.set_xticklabels(labels if i == len(panels) - 1 else [""] * len(labels), rotation=30, ha="right",
                            fontsize=8)
         ax.grid(axis="y", alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    _lay_out(fig, title)
     return _save_figure(fig, path)
 
 
@@ -107,9 +113,7 @@ def histograms_png(panels: dict[str, list[float]], path: str | Path, title: str 
             ax.axhline(total / len(counts), color="black", linestyle="--", linewidth=0.8)
         ax.set_title(label, fontsize=8)
         ax.tick_params(labelsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    _lay_out(fig, title)
     return _save_figure(fig, path)
 
 
@@ -132,9 +136,7 @@ def curves_png(panels: dict[str, dict[str, list[list[tuple[float, float]]]]], pa
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    _lay_out(fig, title)
     return _save_figure(fig, path)
 
 

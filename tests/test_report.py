@@ -390,3 +390,24 @@ def test_eval_pictures_of_an_image_encoder_run(tmp_path: Path, tiny: dict) -> No
     samples, recon = Image.open(report / "samples.png"), Image.open(report / "reconstructions.png")
     assert samples.size == (8 * 56 + 9 * 2, 8 * 56 + 9 * 2)
     assert recon.size[0] > samples.size[0] and recon.size[1] > samples.size[1]  # row names and a label
+
+
+@pytest.mark.parametrize("draw", ["bars", "histograms"])
+def test_figure_title_sits_above_the_panels(tmp_path: Path, monkeypatch, draw: str) -> None:
+    """tight_layout leaves a figure title out of its sums: the top panel's frame must still end below the title."""
+    from aegan import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save_figure", lambda fig, path: figures.append(fig) or Path(path))
+    labels = [f"model{i} code model: gmm" for i in range(13)]  # the images suite's figure: 13 rows, 6 panels
+    if draw == "bars":
+        panels = {key: ([1.0] * 13, [0.1] * 13) for key in ("fd", "fd_check", "precision", "recall", "coverage",
+                                                             "kl_modes")}
+        plots.bars_png(labels, panels, tmp_path / "b.png", title="fashion-mnist: mean ± std over seeds")
+    else:
+        plots.histograms_png({label: [3.0, 1.0] for label in labels}, tmp_path / "h.png", title="modes")
+    fig = figures[0]
+    renderer = fig.canvas.get_renderer()
+    title = fig._suptitle.get_window_extent(renderer)
+    top = max(ax.get_window_extent(renderer).y1 for ax in fig.axes)
+    assert top < title.y0
