@@ -69,8 +69,9 @@ def _new_figure(width_in: float, height_in: float) -> Figure:
 
 
 def _lay_out(fig: Figure, title: str = "") -> None:
-    """Tight layout under an optional figure title: tight_layout leaves the title out of its sums, so the panels get
-    the figure's height less a title's line (else the top panel's frame runs through the title)."""
+    """Tight layout under an optional figure title. The title sits at a fixed fraction of the figure's height, so on a
+    tall figure (the images suite's six panels, 19 inches) plain tight_layout put the top panel's frame through it;
+    the panels get the figure's height less a title's line instead."""
     if title:
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()) if title else None)
