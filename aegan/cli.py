@@ -30,6 +30,20 @@ def _positive(kind: str):
     return parse
 
 
+TEMPERATURE_HELP = ("scale the noise of the draws by T (prior, gaussian, gmm, flow; default 1, the model as "
+                    "fitted): above 1 trades precision for recall")
+
+
+def _temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--temperature must be a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"--temperature must be a finite number above 0, got {text}")
+    return value
+
+
 def _minutes(text: str) -> float:
     try:
         value = float(text)
@@ -74,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ppgn/mala setting, repeatable: steps, eps1, eps2, eps3, lr, lr_end, chains, thin, stop "
                         "(auto|plateau|rhat|none), window, tol, rhat, adapt, accept, tau, beta, metropolis")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--temperature", type=_temperature, default=1.0, metavar="T", help=TEMPERATURE_HELP)
     s.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
 
     e = sub.add_parser("eval", help="score a run (writes RUN/eval.json) or a file of samples; prints a table")
@@ -83,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=_positive("--n"), default=10_000)
     e.add_argument("--sampler", default=None)
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--temperature", type=_temperature, default=1.0, metavar="T", help=TEMPERATURE_HELP)
     e.add_argument("--check", action="store_true",
                    help="image data: also fd_check, the FD in a second classifier's features (another architecture)")
     e.add_argument("--features", metavar="FILE.py:NAME", default=None,
@@ -159,6 +175,7 @@ def cmd_sample(a: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise AeganError(f"folder {out.parent} does not exist: create it first")
     run = Run.load(a.run)
+    run.check_temperature(a.temperature, a.sampler or run.default_sampler)
     if a.sampler in CHAIN_SAMPLERS:
         from aegan.samplers.chains import ChainSettings
 
@@ -175,7 +192,8 @@ def cmd_sample(a: argparse.Namespace) -> int:
     else:
         if a.chain:
             raise AeganError("--chain settings are for --sampler ppgn or mala")
-        x = run.sample_model(a.n, sampler=a.sampler, seed=a.seed, label=a.label, cluster=a.cluster)
+        x = run.sample_model(a.n, sampler=a.sampler, seed=a.seed, label=a.label, cluster=a.cluster,
+                             temperature=a.temperature)
     if out.suffix.lower() == ".npy":
         import io
 
@@ -204,11 +222,14 @@ def cmd_eval(a: argparse.Namespace) -> int:
     if a.samples is not None or a.data is not None:
         if a.run is not None or a.samples is None or a.data is None:
             raise AeganError("give either a run folder, or --samples FILE.npy with --data SPEC (not both)")
+        if a.temperature != 1:
+            raise AeganError("--temperature draws a run's samples; a file of samples is scored as it is")
         scores = evaluate_samples(a.samples, a.data, seed=a.seed, check=a.check, features=a.features)
     elif a.run is None:
         raise AeganError("give a run folder to score, or --samples FILE.npy --data SPEC")
     else:
-        scores = evaluate(a.run, n=a.n, sampler=a.sampler, seed=a.seed, check=a.check, features=a.features)
+        scores = evaluate(a.run, n=a.n, sampler=a.sampler, seed=a.seed, check=a.check, features=a.features,
+                          temperature=a.temperature)
     if a.json:
         print(json.dumps(scores, indent=2))
     else:

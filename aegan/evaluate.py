@@ -42,9 +42,11 @@ def say(message: str) -> None:
 
 
 def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None, seed: int = 0,
-             write: bool = True, check: bool = False, features: Any = None) -> dict[str, Any]:
+             write: bool = True, check: bool = False, features: Any = None, temperature: float = 1.0) -> dict[str, Any]:
     """Score `run` on `n` samples drawn with `sampler` (default: the run's default sampler, for encoder models the
-    code model chosen by held-out likelihood: fitted and chosen now if training did not) and `seed`.
+    code model chosen by held-out likelihood: fitted and chosen now if training did not) and `seed`, at
+    `temperature` (Run.sample_model: the noise of prior, gaussian, gmm and flow draws scaled by τ; eval.json
+    records it).
 
     `check` (image data): also fd_check, the FD in the features of a second classifier (the "check" role of
     aegan.metrics.evaluator) that no method trains against. `features` (image data): a feature network of yours
@@ -59,7 +61,7 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
     if features is not None and run.info.get("kind") != "image":
         raise AeganError("--features applies to image data; vectors are scored on themselves")
     sampler = sampler or run.default_sampler
-    x_model = run.sample_model(n, sampler=sampler, seed=seed)  # (n, *shape), model scale
+    x_model = run.sample_model(n, sampler=sampler, seed=seed, temperature=temperature)  # (n, *shape), model scale
     samples = run.transform.to_data(x_model)  # data units and layout
     scores: dict[str, Any] = {}
     if run.modes is not None:
@@ -81,11 +83,11 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
             say(f"aegan: warning: {e}; skipping recon_error_test and code_kl")
     if test is not None:
         scores.update(encoder_scores(run, test, seed))
-    scores.update({"n_samples": n, "seed": seed, "step": run.step, "sampler": sampler})
+    scores.update({"n_samples": n, "seed": seed, "step": run.step, "sampler": sampler, "temperature": temperature})
     scores.update(code_model_scores(run))
     if write:
         atomic_write_text(run.path / "eval.json", json.dumps(scores, indent=2) + "\n")
-        draw_pictures(run, x_model, sampler, test, seed)
+        draw_pictures(run, x_model, sampler, test, seed, temperature)
     return scores
 
 
@@ -140,7 +142,8 @@ EVAL_PICTURES = ("samples.png", "prior_samples.png", "reconstructions.png", "int
 
 
 @torch.no_grad()
-def draw_pictures(run: Run, x_model: torch.Tensor, sampler: str, test: torch.Tensor | None, seed: int = 0) -> None:
+def draw_pictures(run: Run, x_model: torch.Tensor, sampler: str, test: torch.Tensor | None, seed: int = 0,
+                  temperature: float = 1.0) -> None:
     """The pictures of RUN/report/, and RUN/report/pictures.json saying what each shows and which sampler drew it:
     samples.png (the first of the scored samples: 64 images or 2,000 points); for encoder models scored through a
     code model also prior_samples.png (as many samples through the prior, not scored); for encoder models
@@ -165,8 +168,10 @@ def draw_pictures(run: Run, x_model: torch.Tensor, sampler: str, test: torch.Ten
             plots.image_grid_png(unit(x), folder / name, nrow=nrow)
 
     shown = x_model[:n_show]
-    picture(shown, "samples.png", f"scored samples, sampler {sampler}")
-    drawn["samples.png"] = {"shows": "scored samples", "sampler": sampler, "n": len(shown), "of": len(x_model)}
+    at = "" if temperature == 1 else f" at temperature {temperature:g}"
+    picture(shown, "samples.png", f"scored samples, sampler {sampler}{at}")
+    drawn["samples.png"] = {"shows": "scored samples", "sampler": sampler, "n": len(shown), "of": len(x_model),
+                            **({} if temperature == 1 else {"temperature": temperature})}
     model = run.model
     if model.has_encoder and sampler != "prior" and "prior" in model.samplers:
         picture(run.sample_model(n_show, sampler="prior", seed=seed), "prior_samples.png",

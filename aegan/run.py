@@ -22,10 +22,12 @@ from aegan.config import Config, read_yaml
 from aegan.data.base import Transform
 from aegan.errors import AeganError, CheckpointError, ConfigError, DataError
 from aegan.models import Model, build_model
+from aegan.samplers.base import TEMPERED as TEMPERED_CODE_MODELS
 from aegan.samplers.chains import CHAIN_SAMPLERS  # the chain samplers, for models with an encoder
 
 MAX_FIT_CODES = 20_000  # training examples whose codes a code model is fitted to
 PASS_CPU = 256  # examples per forward pass without gradients on the CPU (Run.pass_size)
+TEMPERED = ("prior", *TEMPERED_CODE_MODELS)  # the samplers that take a temperature (Run.sample_model)
 
 
 class Run:
@@ -228,10 +230,13 @@ class Run:
     @torch.no_grad()
     def sample_model(self, n: int, sampler: str | None = None, seed: int | None = None,
                      batch: int = 10_000, label: int | None = None, cluster: int | None = None,
-                     chain: Any = None) -> torch.Tensor:
+                     chain: Any = None, temperature: float = 1.0) -> torch.Tensor:
         """n samples on the model's scale, (n, *shape), on CPU. `sampler` defaults to `default_sampler`; the chain
-        samplers ppgn and mala need `label` or `cluster` (and take `chain` settings): `chain_sample`."""
+        samplers ppgn and mala need `label` or `cluster` (and take `chain` settings): `chain_sample`.
+        `temperature` τ scales the noise of the draws (TEMPERED: the prior N(0, τ² I), gaussian and gmm μ + τ L ε,
+        flow's base noise); 1 draws from the model as fitted, the same codes as without it."""
         sampler = sampler or self.default_sampler
+        self.check_temperature(temperature, sampler)
         if sampler in CHAIN_SAMPLERS:
             return self.chain_sample(n, sampler, label=label, cluster=cluster, seed=seed, settings=chain)[0]
         if label is not None or cluster is not None:
@@ -248,15 +253,37 @@ class Run:
         out = []
         for i in range(0, n, batch):  # codes drawn `batch` at a time (the draws a seed gives), decoded in passes
             k = min(batch, n - i)
-            z = self.model.prior(k, "cpu", generator=g) if code_model is None else code_model.sample(k, generator=g)
+            if code_model is None:
+                z = self.model.prior(k, "cpu", generator=g)
+                z = z if temperature == 1 else temperature * z
+            else:
+                z = code_model.sample(k, generator=g) if temperature == 1 else \
+                    code_model.sample(k, generator=g, temperature=temperature)
             out.append(self.decode_model(z))
         return torch.cat(out)
 
     def sample(self, n: int, sampler: str | None = None, seed: int | None = None, label: int | None = None,
-               cluster: int | None = None, chain: Any = None) -> torch.Tensor:
+               cluster: int | None = None, chain: Any = None, temperature: float = 1.0) -> torch.Tensor:
         """n samples in the data's units and layout (CPU float32); `sampler` defaults to `default_sampler`;
-        sampler="ppgn" or "mala" with `label=K` or `cluster=K` runs conditioned chains (`chain_sample`)."""
-        return self.transform.to_data(self.sample_model(n, sampler, seed, label=label, cluster=cluster, chain=chain))
+        sampler="ppgn" or "mala" with `label=K` or `cluster=K` runs conditioned chains (`chain_sample`);
+        `temperature` as in `sample_model`."""
+        return self.transform.to_data(self.sample_model(n, sampler, seed, label=label, cluster=cluster, chain=chain,
+                                                        temperature=temperature))
+
+    def check_temperature(self, temperature: float, sampler: str) -> None:
+        """AeganError unless `temperature` is a finite number above 0 that `sampler` can take (TEMPERED; the prior
+        only where it is N(0, I): not the aae's mog or uniform priors)."""
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
+                or not math.isfinite(temperature) or temperature <= 0:
+            raise AeganError(f"--temperature must be a finite number above 0, got {temperature!r}")
+        if temperature == 1:
+            return
+        if sampler == "prior" and not self.model.gaussian_prior:
+            raise AeganError(f"--temperature scales a N(0, I) prior, and this {self.config.model}'s prior is "
+                             f"{self.model.arg.get('prior')}: sample it at temperature 1, or use --sampler gmm")
+        if sampler not in TEMPERED:
+            raise AeganError(f"--temperature scales the noise of {', '.join(TEMPERED)}; sampler {sampler} has none: "
+                             f"leave --temperature out or use one of them")
 
     def condition_network(self):
         """The condition network p(y | x) of the run's data (aegan.metrics.evaluator ROLES["condition"]): loaded

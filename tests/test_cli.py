@@ -91,6 +91,9 @@ BAD_TRAIN = [
     (["sample", "{tmp}", "--out", "{tmp}/x.png"], "not an aegan run folder"),
     (["sample", "{tmp}", "--out", "{tmp}/x.txt"], "must end in .png or .npy"),
     (["report", "{tmp}/nothing"], "is not a folder"),
+    (["eval", "{tmp}", "--temperature", "0"], "--temperature must be a finite number above 0"),
+    (["sample", "{tmp}", "--out", "{tmp}/x.png", "--temperature", "warm"], "--temperature must be a number"),
+    (["eval", "--samples", "{tmp}/x.npy", "--data", "grid25", "--temperature", "2"], "scored as it is"),
     (["bogus"], "invalid choice"),
 ]
 

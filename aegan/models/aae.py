@@ -122,6 +122,10 @@ class AAE(Model):
               generator: torch.Generator | None = None) -> torch.Tensor:
         return PRIORS[self.arg["prior"]](n, self.latent_dim, generator).to(device)
 
+    @property
+    def gaussian_prior(self) -> bool:
+        return self.arg["prior"] == "gaussian"
+
     def posterior_sample(self, x: torch.Tensor) -> torch.Tensor:
         """ẑ ~ q(z|x): E(x), or μ + σ ⊙ ε with ε ~ N(0, I) for the gaussian posterior (§2.1)."""
         if not self.gaussian:

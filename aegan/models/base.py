@@ -125,6 +125,11 @@ class Model(nn.Module):
             return torch.randn(n, self.latent_dim, generator=generator).to(device)
         return torch.randn(n, self.latent_dim, device=device)
 
+    @property
+    def gaussian_prior(self) -> bool:
+        """Whether `prior` is N(0, I), so that a temperature τ draws from N(0, τ² I) (Run.sample_model)."""
+        return True
+
     @torch.no_grad()
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         """(n, latent_dim) -> (n, *shape) on the model's scale, by the generator's moving average if there is one."""

@@ -25,6 +25,9 @@ class FitError(AeganError):
 # What a code model's `log_likelihood` returns: the exact log density, or an estimate that is a lower bound (in
 # expectation) of it; None: the model has no density (codegan) and cannot be compared by likelihood.
 EXACT, BOUND = "exact", "bound"
+# The code models whose `sample(n, generator, temperature=τ)` scales the noise of their draws by τ (1 = the fitted
+# model): the Gaussian and the mixture (z = μ + τ L ε) and the flow (base noise τ ε).
+TEMPERED = ("gaussian", "gmm", "flow")
 
 
 @runtime_checkable

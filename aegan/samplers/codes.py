@@ -74,12 +74,13 @@ class GaussianSampler:
         self.scale_tril = torch.linalg.cholesky(sigma).to(torch.float32).contiguous()
         return self
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """z = μ + τ L ε: temperature τ scales the spread about the mean (1 = the fitted Gaussian)."""
         if self.mu is None or self.scale_tril is None:
             raise RuntimeError("GaussianSampler.sample called before fit")
         check_n(n)
         eps = torch.randn(n, len(self.mu), generator=generator)  # (n, d), ε ~ N(0, I)
-        return self.mu + eps @ self.scale_tril.T  # z = μ + L ε
+        return self.mu + (eps if temperature == 1 else temperature * eps) @ self.scale_tril.T  # z = μ + τ L ε
 
     def log_likelihood(self, codes: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Exact log N(z; μ, Σ) (N,) float64."""
@@ -144,7 +145,9 @@ class GMMSampler:
         self.converged = bool(gmm.converged_)
         return self
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """k ~ π, z = μ_k + τ L_k ε: temperature τ scales each component's spread (1 = the fitted mixture); the
+        weights and the means stay."""
         if self.weights is None or self.means is None or self.scale_tril is None:
             raise RuntimeError("GMMSampler.sample called before fit")
         check_n(n)
@@ -152,6 +155,8 @@ class GMMSampler:
             return torch.empty(0, self.means.shape[1])
         comp = torch.multinomial(self.weights, n, replacement=True, generator=generator)  # (n,), k ~ π
         eps = torch.randn(n, self.means.shape[1], generator=generator)  # (n, d), ε ~ N(0, I)
+        if temperature != 1:
+            eps = temperature * eps
         z = torch.empty_like(eps)
         for k in comp.unique().tolist():  # one matmul per component, not an (n, d, d) gather
             idx = comp == k

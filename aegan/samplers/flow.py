@@ -78,10 +78,14 @@ class FlowSampler:
         return self.flow, self.standardize
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """Codes from base noise τ·ε, ε ~ N(0, I): the temperature τ of Glow's samples (Kingma & Dhariwal 2018,
+        arXiv:1807.03039); 1 = the fitted flow."""
         flow, std = self._fitted()
         check_n(n)
         eps = torch.randn(n, self.dim, generator=generator)  # (n, d), ε ~ N(0, I), the flow's base
+        if temperature != 1:
+            eps = temperature * eps
         transform = flow().transform  # u -> ε
         u = torch.cat([transform.inv(eps[i:i + BATCH]) for i in range(0, n, BATCH)]) if n else eps
         return std.from_unit(u)  # (n, d), code units
