@@ -465,7 +465,9 @@ def _scored_html(run: RunData) -> str:
     shown = f"{fmt(info['n'])} of the {fmt(n_total)} scored samples" if is_number(info.get("n")) and \
         is_number(n_total) else "the scored samples"
     step = f", step {fmt(run.eval['step'])}" if is_number(run.eval.get("step")) else ""
-    caption = f"{_sampler_text(sampler) if sampler else 'sampler unknown'}: {shown}{step}"
+    tau = info.get("temperature", run.eval.get("temperature", 1))
+    at = f" at temperature {fmt(tau)}" if is_number(tau) and tau != 1 else ""
+    caption = f"{_sampler_text(sampler) if sampler else 'sampler unknown'}{at}: {shown}{step}"
     return head + _figure_from_file(png, caption, details=_headline(run.eval))
 
 

@@ -258,6 +258,16 @@ def test_caption_falls_back_to_eval_json_sampler(tmp_path: Path) -> None:
     assert "not the scored sampler" not in page
 
 
+def test_caption_names_the_temperature_of_the_scored_samples(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "hot", model="aae", eval_scores={**IMAGE_SCORES, "temperature": 1.3})
+    (run / "data.json").write_text(json.dumps({"kind": "image"}))
+    pngs = add_eval_pictures(run)
+    page = write_report(run).read_text(encoding="utf-8")
+    assert "codes) at temperature 1.3: 64 of the 10000 scored samples" in figure_of(page, pngs["samples"])
+    (run / "eval.json").write_text(json.dumps({**IMAGE_SCORES, "temperature": 1.0}))
+    assert "temperature" not in figure_of(write_report(run).read_text(encoding="utf-8"), pngs["samples"])
+
+
 def test_missing_scored_picture_is_named(tmp_path: Path) -> None:
     run = make_run(tmp_path / "r", eval_scores=SCORES)
     page = write_report(run).read_text(encoding="utf-8")
