@@ -281,7 +281,7 @@ class Run:
         if sampler == "prior" and not self.model.gaussian_prior:
             raise AeganError(f"--temperature scales a N(0, I) prior, and this {self.config.model}'s prior is "
                              f"{self.model.arg.get('prior')}: sample it at temperature 1, or use --sampler gmm")
-        if sampler not in TEMPERED:
+        if sampler not in TEMPERED and sampler in (*self.model.samplers, *CHAIN_SAMPLERS):  # unknown: said later
             raise AeganError(f"--temperature scales the noise of {', '.join(TEMPERED)}; sampler {sampler} has none: "
                              f"leave --temperature out or use one of them")
 

@@ -91,5 +91,10 @@ def test_temperature_refused(runs, name, sampler, tau, fragment):
         runs[name].sample_model(10, sampler=sampler, temperature=tau)
 
 
+def test_unknown_sampler_is_named_as_unknown_at_any_temperature(runs):
+    with pytest.raises(aegan.AeganError, match="has no sampler 'warm'"):
+        runs["normal"].sample_model(10, sampler="warm", temperature=1.2)
+
+
 def test_mog_prior_still_samples_at_temperature_one(runs):
     assert runs["mog"].sample_model(10, sampler="prior", seed=0, temperature=1.0).shape == (10, 3)
