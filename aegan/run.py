@@ -254,9 +254,8 @@ class Run:
         for i in range(0, n, batch):  # codes drawn `batch` at a time (the draws a seed gives), decoded in passes
             k = min(batch, n - i)
             if code_model is None:
-                z = self.model.prior(k, "cpu", generator=g)
-                z = z if temperature == 1 else temperature * z
-            else:
+                z = temperature * self.model.prior(k, "cpu", generator=g)  # τ = 1.0 multiplies exactly
+            else:  # only the TEMPERED code models take the argument
                 z = code_model.sample(k, generator=g) if temperature == 1 else \
                     code_model.sample(k, generator=g, temperature=temperature)
             out.append(self.decode_model(z))

@@ -129,17 +129,15 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         out_json.write_text(json.dumps(rows, indent=1) + "\n")
 
-    if a.jobs <= 1:
-        from aegan.loop.distributed import one_thread
+    from aegan.loop.distributed import one_thread
 
+    if a.jobs <= 1:
         one_thread()
         for t in todo:
             record(score(*t, a.n))
     else:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
-
-        from aegan.loop.distributed import one_thread
 
         with ProcessPoolExecutor(a.jobs, mp_context=get_context("spawn"), initializer=one_thread) as pool:
             for f in [pool.submit(score, *t, a.n) for t in todo]:

@@ -80,7 +80,7 @@ class GaussianSampler:
             raise RuntimeError("GaussianSampler.sample called before fit")
         check_n(n)
         eps = torch.randn(n, len(self.mu), generator=generator)  # (n, d), ε ~ N(0, I)
-        return self.mu + (eps if temperature == 1 else temperature * eps) @ self.scale_tril.T  # z = μ + τ L ε
+        return self.mu + (temperature * eps) @ self.scale_tril.T  # z = μ + τ L ε (τ = 1.0 multiplies exactly)
 
     def log_likelihood(self, codes: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Exact log N(z; μ, Σ) (N,) float64."""
@@ -154,9 +154,7 @@ class GMMSampler:
         if n == 0:
             return torch.empty(0, self.means.shape[1])
         comp = torch.multinomial(self.weights, n, replacement=True, generator=generator)  # (n,), k ~ π
-        eps = torch.randn(n, self.means.shape[1], generator=generator)  # (n, d), ε ~ N(0, I)
-        if temperature != 1:
-            eps = temperature * eps
+        eps = temperature * torch.randn(n, self.means.shape[1], generator=generator)  # (n, d), τ ε, ε ~ N(0, I)
         z = torch.empty_like(eps)
         for k in comp.unique().tolist():  # one matmul per component, not an (n, d, d) gather
             idx = comp == k

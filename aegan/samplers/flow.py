@@ -83,9 +83,7 @@ class FlowSampler:
         arXiv:1807.03039); 1 = the fitted flow."""
         flow, std = self._fitted()
         check_n(n)
-        eps = torch.randn(n, self.dim, generator=generator)  # (n, d), ε ~ N(0, I), the flow's base
-        if temperature != 1:
-            eps = temperature * eps
+        eps = temperature * torch.randn(n, self.dim, generator=generator)  # (n, d), τ ε, ε ~ N(0, I) the flow's base
         transform = flow().transform  # u -> ε
         u = torch.cat([transform.inv(eps[i:i + BATCH]) for i in range(0, n, BATCH)]) if n else eps
         return std.from_unit(u)  # (n, d), code units
