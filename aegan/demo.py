@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing import get_context
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +102,9 @@ def demo(out: str | Path = "demo", steps: int | None = None, seed: int = 0, imag
     if image_minutes > 0 and not images:
         print(f"aegan: {image_data} is not on this machine, so the demo shows the 2-D mixtures only: install it "
               f"with `apt-get install dataset-fashion-mnist` (or set AEGAN_DATA)", flush=True)
-    from aegan.loop.distributed import one_thread
+    from aegan.loop.distributed import worker_pool
 
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=one_thread) as pool:
+    with worker_pool(workers) as pool:
         evaluator = pool.submit(_evaluator, image_data) if images else None  # beside the toy runs, the first time
         toys = [pool.submit(_toy, m, d, steps or s, out / f"{m}-{d}", seed) for m, d, s in DEMO_RUNS]
         image_runs: list[Future[list[dict[str, Any]]]] = []

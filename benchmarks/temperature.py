@@ -129,17 +129,14 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         out_json.write_text(json.dumps(rows, indent=1) + "\n")
 
-    from aegan.loop.distributed import one_thread
+    from aegan.loop.distributed import one_thread, worker_pool
 
     if a.jobs <= 1:
         one_thread()
         for t in todo:
             record(score(*t, a.n))
     else:
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
-        with ProcessPoolExecutor(a.jobs, mp_context=get_context("spawn"), initializer=one_thread) as pool:
+        with worker_pool(a.jobs) as pool:
             for f in [pool.submit(score, *t, a.n) for t in todo]:
                 record(f.result())
     rows.sort(key=lambda r: (r["model"], r["road"], r["temperature"], r["seed"]))

@@ -1,6 +1,8 @@
 """The benchmark's variant lists and its summary table."""
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -151,15 +153,61 @@ def _thread_pools() -> list[tuple[str, int]]:
 def test_a_worker_of_jobs_uses_one_thread_in_every_library():
     """`--jobs K` and the demo give each worker one core: numpy's and scipy's BLAS too, not only torch, or a worker
     that scores samples takes its neighbour's core (and a neighbour timing its steps for a budget plans too few)."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
+    from aegan.loop.distributed import worker_pool
 
-    from aegan.loop.distributed import one_thread
-
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=one_thread) as pool:
+    with worker_pool(1) as pool:
         pools = pool.submit(_thread_pools).result()
     assert any(api == "openblas" for api, _ in pools), pools
     assert all(threads == 1 for _, threads in pools), pools
+
+
+_KILLED_PARENT = """
+import sys, time
+from aegan.loop.distributed import worker_pool
+
+pool = worker_pool(2)
+futures = [pool.submit(time.sleep, 120) for _ in range(2)]
+while len(pool._processes) < 2:
+    time.sleep(0.05)
+print(*pool._processes, flush=True)
+futures[0].result()
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:  # a zombie (ended, not yet reaped by init) counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
+def test_workers_end_when_the_suite_that_started_them_is_killed(signal_name):
+    """A suite (or the demo) stopped by a signal that gives it no time to clean up must not leave its worker
+    processes training on into run folders the next invocation resumes: each worker ends itself once its parent is
+    gone. Without the watch, sleeping workers outlive the killed parent by minutes."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", _KILLED_PARENT], stdout=subprocess.PIPE, text=True)
+    workers: list[int] = []
+    try:
+        workers = [int(p) for p in parent.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(w) for w in workers)
+        time.sleep(1)  # let the workers' set-up (torch's import) run
+        parent.send_signal(getattr(signal, signal_name))
+        parent.wait(30)
+        deadline = time.monotonic() + 60
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(w) for w in workers), f"workers {workers} outlived their parent"
+    finally:
+        parent.kill()
+        for w in workers:
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
 
 
 def test_suite_lineups_and_budgets():

@@ -178,12 +178,9 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int | None = N
         for a in args:
             record(one(*a))
     else:
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
+        from aegan.loop.distributed import worker_pool
 
-        from aegan.loop.distributed import one_thread
-
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=one_thread) as pool:
+        with worker_pool(jobs) as pool:
             for f in [pool.submit(one, *a) for a in args]:
                 record(f.result())
     write_results(out, s, kept + rows, budget=budget, figures=True)

@@ -6,7 +6,11 @@ gradients over the processes, so N processes follow the run of one.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -131,3 +135,28 @@ def one_thread() -> None:
         os.environ[name] = "1"
     threadpool_limits(1)
     torch.set_num_threads(1)
+
+
+def worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of `jobs` processes for runs side by side (the demo's, `aegan bench --jobs`, benchmarks/temperature.py),
+    to use as a context manager: spawned (a fresh interpreter, no forked torch threads), one thread each
+    (`one_thread`), and each ends itself within a second once the process that started it is gone. Without that a
+    suite stopped by SIGTERM or SIGKILL left its workers training on into run folders that the next invocation
+    trains again: two writers in one folder."""
+    from multiprocessing import get_context
+
+    return ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_start_worker,
+                               initargs=(os.getpid(),))
+
+
+def _start_worker(parent: int) -> None:
+    one_thread()
+    threading.Thread(target=_end_with, args=(parent,), name="aegan-parent-watch", daemon=True).start()
+
+
+def _end_with(parent: int, every: float = 1.0) -> None:
+    """Wait while `parent` is this process's parent; once it is gone (this process was handed to init or a
+    subreaper), end at once: checkpoints are written atomically, so none is left half-written."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
