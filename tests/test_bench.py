@@ -281,6 +281,7 @@ def test_images_bars_draw_recall_and_coverage_with_their_spread(tmp_path, monkey
 
 def test_hard_setting_gives_d_a_quarter_of_gs_width():
     from aegan import models
+    from aegan.bench import SUITES
     from aegan.bench.variants import SETTINGS
     from aegan.loop.configure import make_config
 
@@ -293,6 +294,12 @@ def test_hard_setting_gives_d_a_quarter_of_gs_width():
     (d_hard, g_hard), (d_even, g_even) = nets("D=G/4"), nets("D=G")
     assert d_even[0] == 32 and d_hard[0] == 8 and len(d_hard) == len(d_even)  # D's base width 32 -> 8
     assert g_hard == g_even  # G as before
+    # the stacked suite's D=G is D = G for α-GAN too, over its own stacked preset (D = G/4); the images suite trains
+    # every model at its presets
+    cfg, ds = make_config("alphagan", "stacked-digits", overrides=SETTINGS["D=G"])
+    d = models.build_model(cfg, ds.shape).nets["D"]
+    assert [m.out_channels for m in d.modules() if isinstance(m, torch.nn.Conv2d)][0] == 32
+    assert SUITES["stacked"].pins_d and not SUITES["images"].pins_d
     with pytest.raises(AeganError, match="d_width"):
         make_config("gan", "stacked-digits", overrides={"net.d_width": -1})
 

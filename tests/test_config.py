@@ -76,6 +76,13 @@ def test_image_presets_give_encoder_models_16_code_dimensions_per_channel(model,
     assert make_config(model, data, overrides=["net.latent_dim=5"])[0].net.latent_dim == 5  # the user's choice wins
 
 
+def test_alphagans_stacked_preset_narrows_d_to_a_quarter_of_g_on_stacked_data_only():
+    assert make_config("alphagan", "stacked-digits")[0].net.d_width == 8  # a quarter of the 32 base channels
+    assert make_config("alphagan", "digits")[0].net.d_width == 0  # other images: D = G
+    assert make_config("gan", "stacked-digits")[0].net.d_width == 0  # the gan needs D as wide as G there
+    assert make_config("alphagan", "stacked-digits", overrides=["net.d_width=32"])[0].net.d_width == 32  # user wins
+
+
 def test_the_aae_image_preset_turns_the_perceptual_term_on():
     assert make_config("aae", "digits")[0].model_args["perceptual"] == 1.0
     assert make_config("aae", "ring8")[0].model_args.get("perceptual", 0.0) == 0.0

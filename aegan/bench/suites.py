@@ -55,7 +55,8 @@ class Suite:
     n: int
     spread: str
     keys: tuple[str, ...]
-    settings: tuple[str, ...] = ("D=G",)
+    settings: tuple[str, ...] = ("D=G",)  # the label of every row where a suite has no D settings of its own
+    pins_d: bool = False  # the settings are the published tables' D widths, over the models' presets (stacked)
     about: str = ""
     seeds: int | None = None  # default seeds, whatever the budget; None: SEEDS[budget]
     bars: tuple[str, ...] = ()  # the metrics drawn as bars in figures/; () = the first four of `keys`
@@ -77,7 +78,8 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("synthetic1200", ("synthetic1200", "grid100"), ("gan", "gan+pack", "gan+unroll", "veegan", "alphagan"),
           2500, "se", SYNTHETIC_KEYS, about="VEEGAN's 10 modes in 1,200 dimensions, and the 10×10 grid"),
     Suite("stacked", ("stacked-digits", "stacked-fashion-mnist"), ("gan", "gan+pack", "alphagan"), 10_000, "se",
-          STACKED_KEYS, settings=tuple(SETTINGS), about="1,000 class triples; D as wide as G, and D at ¼ of G"),
+          STACKED_KEYS, settings=tuple(SETTINGS), pins_d=True,
+          about="1,000 class triples; D as wide as G, and D at ¼ of G"),
     Suite("images", ("fashion-mnist", "stacked-fashion-mnist"), IMAGE_MODELS, 10_000, "sd", IMAGE_KEYS,
           about="every model at equal wall time (--minutes)",
           bars=("fd", "fd_check", "precision", "recall", "coverage", "kl_modes"),  # where the two roads differ
@@ -158,8 +160,8 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int | None = N
     out.mkdir(parents=True, exist_ok=True)
     n = n or s.n
     tasks = [(name, model, setting, dataset, seed,
-              {"progress": False, **({"fabric.threads": threads} if threads else {}), **SETTINGS[setting],
-               **overrides}, n_steps)
+              {"progress": False, **({"fabric.threads": threads} if threads else {}),
+               **(SETTINGS[setting] if s.pins_d else {}), **overrides}, n_steps)
              for name, model, overrides, n_steps in chosen for setting in settings for dataset in data
              for seed in range(seeds)]
     mine = {(t[0], t[2], t[3], t[4]) for t in tasks}

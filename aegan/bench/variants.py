@@ -47,7 +47,9 @@ STATED: dict[str, tuple[dict[str, Any], int]] = {
 # The hard stacked setting: D with a quarter of G's width (Metz et al. 2017, Table 2, "1/4 size of D"; PacGAN's
 # Table 3 uses it for DCGAN and PacDCGAN). Our conv nets' base width on images is 32, so D gets 8 channels.
 IMAGE_WIDTH = 32
-SETTINGS: dict[str, dict[str, Any]] = {"D=G": {}, "D=G/4": {"net.width": IMAGE_WIDTH, "net.d_width": IMAGE_WIDTH // 4}}
+# D=G sets net.d_width = 0 (D as wide as G) over any preset: α-GAN's own on stacked data is D = G/4
+SETTINGS: dict[str, dict[str, Any]] = {"D=G": {"net.d_width": 0},
+                                       "D=G/4": {"net.width": IMAGE_WIDTH, "net.d_width": IMAGE_WIDTH // 4}}
 # Equal steps for every method of the stacked suite (the published stacked tables compare at equal steps); a paper
 # step count for stacked data could not be checked offline, so --budget paper is ten times the small budget there.
 STACKED_STEPS = {"small": 2000, "paper": 20_000}

@@ -29,6 +29,8 @@ def make_config(model: str, data: Any, *, steps: int | None = None, batch_size: 
     ds = data_lib.load(data, loader if isinstance(loader, str) else "auto")
     cfg = Config(model=model, data=ds.name if ds.digest is not None else str(data))  # a Python object: its name
     apply_dict(cfg, model_cls.defaults(ds.kind, ds.shape[0] if ds.kind == "image" else 1))
+    if getattr(ds, "base", None) is not None:  # stacked data: what the model measured there
+        apply_dict(cfg, model_cls.stacked_defaults)
     for key in ("model", "data"):
         if key in file_values and file_values[key] != getattr(cfg, key):
             raise ConfigError(f"config file says {key}: {file_values[key]} but the command asks for "

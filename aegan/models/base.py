@@ -111,6 +111,10 @@ class Model(nn.Module):
         user's settings."""
         return {}
 
+    # Config values over `defaults` on stacked data (independent images as the channels of one example:
+    # stacked-digits, stacked-fashion-mnist, where the 1,000-mode tables are counted), still before the user's
+    stacked_defaults: dict[str, Any] = {}
+
     def phases(self) -> list[Phase]:
         raise NotImplementedError
 
