@@ -11,6 +11,11 @@ leaves) through the prior and, for encoder models, through its default code mode
 each temperature: 10,000 samples, every image metric with the check classifier's fd (a second classifier no method
 trained against). A code model without a temperature (twostage, diffusion, ...) is scored at τ = 1 only.
 
+`fd_features` is a reading without the judges: the FD between the samples and 10,000 training images in the
+features of the run's own feature network φ (aegan.metrics.feature_net, the perceptual term's network, trained on
+the data and never the evaluator). The τ with the lowest mean fd_features per model and road is what a user can pick
+without the evaluator; temperature.md names it under the table.
+
 Writes DIR/temperature.json (a row per run, road and τ; rows already there are kept and not scored again),
 DIR/temperature.md (mean ± std over seeds per model, road and τ) and DIR/temperature.png (fd and precision against
 recall, a line per model and road). Exit 2 (one line) when DIR holds no run.
@@ -29,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speed import log  # noqa: E402
 
 TEMPERATURES = (1.0, 1.15, 1.3, 1.5)
-KEYS = ("fd", "fd_check", "precision", "recall", "density", "coverage", "kl_modes")
+KEYS = ("fd", "fd_check", "fd_features", "precision", "recall", "density", "coverage", "kl_modes")
+REFERENCE = 10_000  # training images fd_features compares with
 
 
 def score(folder: str, road: str, temperature: float, n: int) -> dict[str, Any]:
@@ -41,11 +47,38 @@ def score(folder: str, road: str, temperature: float, n: int) -> dict[str, Any]:
     sampler = run.default_sampler if road == "code model" else "prior"
     scores = evaluate(run, n=n, sampler=sampler, seed=run.config.seed, check=True, write=False,
                       temperature=temperature)
+    scores["fd_features"] = fd_features(run, sampler, temperature, n)
     log(f"temperature: {Path(folder).name} {sampler} τ {temperature:g}: "
         + ", ".join(f"{k} {scores[k]:.3g}" for k in ("fd", "precision", "recall", "coverage") if k in scores))
     return {"run": Path(folder).name, "model": run.config.model, "data": run.config.data, "seed": run.config.seed,
             "steps": run.step, "road": road, "sampler": sampler, "temperature": temperature,
             **{k: scores.get(k) for k in KEYS}}
+
+
+def fd_features(run: Any, sampler: str, temperature: float, n: int) -> float:
+    """FD between `n` samples (the evaluator's seed) and REFERENCE training images in the run's own feature network."""
+    import torch
+
+    from aegan.metrics.feature_net import feature_network
+    from aegan.metrics.fid import frechet_distance
+
+    ds = run.data()
+    phi = feature_network(ds, log=lambda m: None)
+    x = run.sample_model(n, sampler, seed=run.config.seed, temperature=temperature)
+    reference = ds.train[torch.randperm(len(ds.train), generator=torch.Generator().manual_seed(0))[:REFERENCE]]
+    with torch.no_grad():
+        f_x, f_ref = (torch.cat([phi(b.float()) for b in t.split(1000)]) for t in (x, reference))
+    return frechet_distance(f_ref, f_x)
+
+
+def lowest(rows: list[dict[str, Any]], key: str = "fd_features") -> str:
+    """A line per (model, road): the τ with the lowest mean `key` over seeds."""
+    means: dict[tuple[str, str], dict[float, list[float]]] = {}
+    for r in rows:
+        if r.get(key) is not None:
+            means.setdefault((r["model"], r["road"]), {}).setdefault(r["temperature"], []).append(r[key])
+    return "\n".join(f"- {model}, {road}: lowest {key} at τ = {min(by_t, key=lambda t: statistics.mean(by_t[t])):g}"
+                     for (model, road), by_t in sorted(means.items())) + "\n"
 
 
 def tasks_of(folder: Path, temperatures: tuple[float, ...]) -> list[tuple[str, str, float]]:
@@ -141,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                 record(f.result())
     rows.sort(key=lambda r: (r["model"], r["road"], r["temperature"], r["seed"]))
     table = mean_sd_table(rows, ("model", "data", "road", "temperature"), KEYS)
-    (folder / "temperature.md").write_text(table)
+    (folder / "temperature.md").write_text(table + "\n" + lowest(rows))
     draw(rows, folder / "temperature.png")
     print(table)
     return 0

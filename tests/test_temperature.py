@@ -98,3 +98,20 @@ def test_unknown_sampler_is_named_as_unknown_at_any_temperature(runs):
 
 def test_mog_prior_still_samples_at_temperature_one(runs):
     assert runs["mog"].sample_model(10, sampler="prior", seed=0, temperature=1.0).shape == (10, 3)
+
+
+def test_the_sweep_names_the_temperature_its_own_features_prefer(monkeypatch):
+    """benchmarks/temperature.py: per model and road, the τ with the lowest mean fd_features over seeds (a choice
+    made without the evaluator); rows without the key (older sweeps) are left out."""
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from temperature import lowest
+
+    rows = [{"model": "gan", "road": "prior", "temperature": t, "fd_features": v}
+            for t, v in ((1.0, 30.0), (1.0, 32.0), (1.15, 29.0), (1.15, 31.5), (1.3, 28.0), (1.3, 36.0))]
+    rows += [{"model": "alphagan", "road": "code model", "temperature": 1.0, "fd_features": 12.0},
+             {"model": "alphagan", "road": "code model", "temperature": 1.5, "fd_features": 11.0},
+             {"model": "alphagan", "road": "prior", "temperature": 1.0}]
+    assert lowest(rows) == ("- alphagan, code model: lowest fd_features at τ = 1.5\n"
+                            "- gan, prior: lowest fd_features at τ = 1.15\n")
