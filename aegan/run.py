@@ -11,6 +11,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,19 @@ class Run:
         self._train_codes: torch.Tensor | None = None
         self._selection: Any = None  # aegan.samplers.Selection, once read or made
         self._data: Any = None
+
+    def checkpoints(self) -> Iterator[int]:
+        """Load each checkpoint of the run after step 0 into its networks, oldest first, and yield its step. The run
+        is then the run at that step: its code models, training codes and code-model selection are those of that
+        checkpoint's encoder (fitted anew or read from its samplers/ folder), not of the one before."""
+        for record in checkpoint.list_checkpoints(self.path / "checkpoints"):
+            tensors, meta = checkpoint.read(record)
+            if int(meta["step"]) == 0:
+                continue
+            checkpoint.load_weights(dict(self.model.nets.items()), tensors)
+            self.step = int(meta["step"])
+            self._code_samplers, self._fit_seconds, self._train_codes, self._selection = {}, {}, None, None
+            yield self.step
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, model={self.config.model!r}, data={self.config.data!r}, step={self.step})"

@@ -363,6 +363,26 @@ def test_race_takes_the_lower_error_both_reached_and_the_seconds_each_took_to_it
     assert "recon_target" not in alone and alone["recon_best"] == 0.08
 
 
+def test_stepping_through_checkpoints_fits_each_checkpoints_code_models_to_its_own_codes(tmp_path):
+    """Run.checkpoints (the speed suite's time to cover): at each checkpoint the codes the code models are fitted to
+    are that checkpoint's encoder's. Before, the codes of the first checkpoint scored stayed cached, so every later
+    gmm was fitted to them and only the last checkpoint's, read from its samplers/ folder, was right."""
+    import aegan
+
+    run = aegan.train("aae", data="ring8", steps=60, out=tmp_path / "aae", seed=0,
+                      overrides={"progress": False, "checkpoint_every": 20, "keep_checkpoints": 10})
+    steps, means = [], []
+    for step in run.checkpoints():
+        codes = run.training_codes()
+        torch.testing.assert_close(codes, run.encode_model(run.data().train[run.training_indices()]))
+        gmm = run.code_sampler("gmm")
+        torch.testing.assert_close(gmm.sample(4000, generator=torch.Generator().manual_seed(0)).mean(0),
+                                   codes.mean(0), atol=0.1, rtol=0.1)
+        steps.append(step)
+        means.append(codes.mean(0))
+    assert steps == [20, 40, 60] and not torch.allclose(means[0], means[-1])  # the encoder moved between them
+
+
 def test_race_curve_scores_each_checkpoint_and_reuses_a_peer_record(tmp_path, monkeypatch):
     """aegan's side: held-out reconstruction error at checkpoints spread over a budgeted run, at their training
     seconds, falling as it trains; pythae's side read back from its race.json, or left out with the reason."""

@@ -22,7 +22,6 @@ grid25.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +79,7 @@ def time_to_cover(folder: Path, model: str, seed: int, settings: dict[str, Any],
     samplers = ["prior"] + (["gmm"] if run.model.has_encoder else [])
     first: dict[str, tuple[int, float | None] | None] = dict.fromkeys(samplers)
     centres, std = run.modes
-    for step in each_checkpoint(run, folder):
-        run.step, run._code_samplers = step, {}
+    for _ in run.checkpoints():  # each checkpoint's gmm is fitted to that checkpoint's codes
         for sampler in [s for s in samplers if first[s] is None]:
             x = run.sample(n, sampler=sampler, seed=seed)
             stats = metrics.mode_stats(x, centres, std)
@@ -130,7 +128,7 @@ def recon_curve(folder: Path, model: str, dataset: str, seed: int, settings: dic
     times = training_seconds(folder)
     x_test = run.data().test
     return [(times[step], reconstruction_error(reconstruct(run, x_test)[1], x_test))
-            for step in each_checkpoint(run, folder) if step in times]
+            for step in run.checkpoints() if step in times]
 
 
 def training_seconds(folder: Path) -> dict[int, float]:
@@ -139,18 +137,6 @@ def training_seconds(folder: Path) -> dict[int, float]:
 
     return {r["step"]: r["time_s"] for r in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines())
             if "time_s" in r and "step" in r}
-
-
-def each_checkpoint(run: Any, folder: Path) -> Iterator[int]:
-    """Load each checkpoint of `folder` after step 0 into `run`'s networks, oldest first, and yield its step."""
-    from aegan import checkpoint
-
-    for record in checkpoint.list_checkpoints(folder / "checkpoints"):
-        tensors, meta = checkpoint.read(record)
-        if int(meta["step"]) == 0:
-            continue
-        checkpoint.load_weights(dict(run.model.nets.items()), tensors)
-        yield int(meta["step"])
 
 
 def peer_curve(folder: Path, model: str, seed: int, minutes: float, threads: int) -> tuple[Curve | None, str]:
