@@ -44,14 +44,18 @@ class Run:
         self._data: Any = None
 
     def checkpoints(self) -> Iterator[int]:
-        """Load each checkpoint of the run after step 0 into its networks, oldest first, and yield its step. The run
-        is then the run at that step: its code models, training codes and code-model selection are those of that
-        checkpoint's encoder (fitted anew or read from its samplers/ folder), not of the one before."""
+        """Load each checkpoint of the run after step 0 into its networks (and the generator's moving average, where
+        the run keeps one), oldest first, and yield its step. The run is then the run at that step: its code models,
+        training codes and code-model selection are those of that checkpoint's encoder (fitted anew or read from its
+        samplers/ folder), not of the one before. It stays at the last checkpoint visited (an intermediate one when
+        the loop breaks early: `aegan.load` again for the newest); a corrupt checkpoint raises CheckpointError."""
         for record in checkpoint.list_checkpoints(self.path / "checkpoints"):
             tensors, meta = checkpoint.read(record)
             if int(meta["step"]) == 0:
                 continue
             checkpoint.load_weights(dict(self.model.nets.items()), tensors)
+            if self.model.g_ema is not None:
+                checkpoint.load_weights({"G": self.model.g_ema}, tensors, prefix="ema.")
             self.step = int(meta["step"])
             self._code_samplers, self._fit_seconds, self._train_codes, self._selection = {}, {}, None, None
             yield self.step

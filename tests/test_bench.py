@@ -383,6 +383,24 @@ def test_stepping_through_checkpoints_fits_each_checkpoints_code_models_to_its_o
     assert steps == [20, 40, 60] and not torch.allclose(means[0], means[-1])  # the encoder moved between them
 
 
+def test_stepping_through_checkpoints_samples_each_checkpoints_moving_average(tmp_path):
+    """A run with tricks.ema samples from the generator's moving average: at each checkpoint it is that
+    checkpoint's, as a run loaded there would have it (not the newest one's, loaded by aegan.load)."""
+    import aegan
+    from aegan import checkpoint
+
+    run = aegan.train("gan", data="ring8", steps=40, out=tmp_path / "ema", seed=0,
+                      overrides={"progress": False, "checkpoint_every": 20, "keep_checkpoints": 10,
+                                 "tricks.ema": 0.9})
+    samples = {step: run.sample(64, seed=1) for step in run.checkpoints()}
+    assert sorted(samples) == [20, 40] and not torch.equal(samples[20], samples[40])
+    for record in checkpoint.list_checkpoints(tmp_path / "ema" / "checkpoints"):
+        tensors, meta = checkpoint.read(record)
+        if int(meta["step"]) == 20:
+            checkpoint.load_weights({"G": run.model.g_ema}, tensors, prefix="ema.")
+            assert torch.equal(run.sample(64, seed=1), samples[20])
+
+
 def test_race_curve_scores_each_checkpoint_and_reuses_a_peer_record(tmp_path, monkeypatch):
     """aegan's side: held-out reconstruction error at checkpoints spread over a budgeted run, at their training
     seconds, falling as it trains; pythae's side read back from its race.json, or left out with the reason."""
