@@ -363,6 +363,25 @@ def test_race_takes_the_lower_error_both_reached_and_the_seconds_each_took_to_it
     assert "recon_target" not in alone and alone["recon_best"] == 0.08
 
 
+def test_a_finished_run_is_reused_only_with_the_networks_its_settings_give_now(tmp_path):
+    """A suite reuses a finished run, but not one trained with other networks than its settings give today (a
+    preset changed since, e.g. α-GAN's D on stacked data): that one is trained again."""
+    from aegan.bench.runs import finished_or_trained
+
+    def done(run, _folder):
+        return run.step >= 5
+
+    def train(width: int):
+        return finished_or_trained(tmp_path / "r", done, "gan", "ring8", steps=5, seed=0,
+                                   overrides={"progress": False, "net.width": width})
+
+    first = train(8)
+    stamp = (tmp_path / "r" / "metrics.jsonl").stat().st_mtime_ns
+    assert train(8).config.net == first.config.net
+    assert (tmp_path / "r" / "metrics.jsonl").stat().st_mtime_ns == stamp  # reused, not trained again
+    assert train(16).config.net.width == 16  # other networks now: trained again
+
+
 def test_stepping_through_checkpoints_fits_each_checkpoints_code_models_to_its_own_codes(tmp_path):
     """Run.checkpoints (the speed suite's time to cover): at each checkpoint the codes the code models are fitted to
     are that checkpoint's encoder's. Before, the codes of the first checkpoint scored stayed cached, so every later

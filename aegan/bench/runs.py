@@ -12,18 +12,27 @@ from aegan.errors import AeganError
 
 def finished_or_trained(folder: Path, finished: Callable[[Any, Path], bool], model: str, dataset: str,
                         **train_args: Any) -> Any:
-    """The run in `folder` if it loads and is `finished`; else trained there from the start with `train_args`:
-    an interrupted benchmark continues where it stopped."""
+    """The run in `folder` if it loads, is `finished` and has the networks these settings give now; else trained
+    there from the start with `train_args`: an interrupted benchmark continues where it stopped, and a run trained
+    before a preset changed (α-GAN's D on stacked data, a code size) is not passed off as the new preset's."""
     from aegan.run import Run
     from aegan.train import train
 
     try:
         run = Run.load(folder)
-        if finished(run, folder):
+        if finished(run, folder) and run.config.net == networks_now(model, dataset, train_args):
             return run
     except AeganError:
         pass
     return train(model, dataset, out=folder, overwrite=True, **train_args)
+
+
+def networks_now(model: str, dataset: str, train_args: dict[str, Any]) -> Any:
+    """The `net` settings (widths, depths, code size) a run of `model` on `dataset` with `train_args` gets today."""
+    from aegan.loop.configure import make_config
+
+    keys = ("steps", "seed", "minutes", "overrides")
+    return make_config(model, dataset, **{k: train_args[k] for k in keys if train_args.get(k) is not None})[0].net
 
 
 def budget_done(run: Any, folder: Path) -> bool:
