@@ -162,11 +162,11 @@ def test_a_worker_of_jobs_uses_one_thread_in_every_library():
 
 
 _KILLED_PARENT = """
-import sys, time
+import subprocess, time
 from aegan.loop.distributed import worker_pool
 
 pool = worker_pool(2)
-futures = [pool.submit(time.sleep, 120) for _ in range(2)]
+futures = [pool.submit(subprocess.run, ["sleep", "120"]) for _ in range(2)]  # a task that started a process
 while len(pool._processes) < 2:
     time.sleep(0.05)
 print(*pool._processes, flush=True)
@@ -184,30 +184,42 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
 def test_workers_end_when_the_suite_that_started_them_is_killed(signal_name):
     """A suite (or the demo) stopped by a signal that gives it no time to clean up must not leave its worker
-    processes training on into run folders the next invocation resumes: each worker ends itself once its parent is
-    gone. Without the watch, sleeping workers outlive the killed parent by minutes."""
+    processes training on into run folders the next invocation uses: each worker, in the middle of its task, ends
+    itself and the processes its task started once its parent is gone. Without the watch the workers outlive the
+    killed parent by minutes."""
     import signal
     import subprocess
     import sys
     import time
 
+    from aegan.loop.distributed import descendants
+
     parent = subprocess.Popen([sys.executable, "-c", _KILLED_PARENT], stdout=subprocess.PIPE, text=True)
     workers: list[int] = []
+    started: list[int] = []
     try:
         workers = [int(p) for p in parent.stdout.readline().split()]
-        assert len(workers) == 2 and all(_alive(w) for w in workers)
-        time.sleep(1)  # let the workers' set-up (torch's import) run
+        deadline = time.monotonic() + 120
+        while not all(descendants(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)  # each worker set up (torch imported) and in the middle of its task
+        started = [d for w in workers for d in descendants(w)]
+        assert len(workers) == 2 and len(started) == 2, (workers, started)
         parent.send_signal(getattr(signal, signal_name))
         parent.wait(30)
         deadline = time.monotonic() + 60
-        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        while any(_alive(p) for p in workers + started) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not any(_alive(w) for w in workers), f"workers {workers} outlived their parent"
+        assert not any(_alive(p) for p in workers + started), f"{workers} or {started} outlived their parent"
     finally:
         parent.kill()
-        for w in workers:
-            if _alive(w):
-                os.kill(w, signal.SIGKILL)
+        parent.stdout.close()
+        for pid in workers + started:  # only our own: a worker's command line is Python's spawn, a task's sleep
+            try:
+                mine = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except FileNotFoundError:
+                continue
+            if b"multiprocessing" in mine or b"sleep" in mine:
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_suite_lineups_and_budgets():
