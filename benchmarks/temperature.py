@@ -73,9 +73,11 @@ def fd_features(run: Any, sampler: str, temperature: float, n: int) -> float:
 
 def lowest(rows: list[dict[str, Any]], key: str = "fd_features") -> str:
     """A line per (model, road): the τ with the lowest mean `key` over seeds."""
+    import math
+
     means: dict[tuple[str, str], dict[float, list[float]]] = {}
     for r in rows:
-        if r.get(key) is not None:
+        if r.get(key) is not None and math.isfinite(r[key]):
             means.setdefault((r["model"], r["road"]), {}).setdefault(r["temperature"], []).append(r[key])
     return "\n".join(f"- {model}, {road}: lowest {key} at τ = {min(by_t, key=lambda t: statistics.mean(by_t[t])):g}"
                      for (model, road), by_t in sorted(means.items())) + "\n"
@@ -176,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     table = mean_sd_table(rows, ("model", "data", "road", "temperature"), KEYS)
     (folder / "temperature.md").write_text(table + "\n" + lowest(rows))
     draw(rows, folder / "temperature.png")
-    print(table)
+    print(table + "\n" + lowest(rows))
     return 0
 
 

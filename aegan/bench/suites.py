@@ -55,7 +55,7 @@ class Suite:
     n: int
     spread: str
     keys: tuple[str, ...]
-    settings: tuple[str, ...] = ("D=G",)  # the label of every row where a suite has no D settings of its own
+    settings: tuple[str, ...] = ("D=G",)  # the stacked suite's D widths; elsewhere only a label: models at presets
     pins_d: bool = False  # the settings are the published tables' D widths, over the models' presets (stacked)
     about: str = ""
     seeds: int | None = None  # default seeds, whatever the budget; None: SEEDS[budget]

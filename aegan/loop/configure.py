@@ -1,6 +1,6 @@
-"""A run's config, assembled in one order: defaults <- the model's presets for the data kind <- config file <-
-command-line flags and key=value overrides; then the 0 = default sentinels resolved, so config.yaml records what
-actually ran. Every check happens here, before a run folder is written."""
+"""A run's config, assembled in one order: defaults <- the model's presets for the data kind (and for stacked data)
+<- config file <- command-line flags and key=value overrides; then the 0 = default sentinels resolved, so
+config.yaml records what actually ran. Every check happens here, before a run folder is written."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def make_config(model: str, data: Any, *, steps: int | None = None, batch_size: 
                 seed: int | None = None, config_file: str | Path | None = None,
                 overrides: Sequence[str] | dict[str, Any] = (),
                 minutes: float | None = None, nets: Any = None) -> tuple[Config, data_lib.Dataset]:
-    """Defaults <- the model's defaults for the data kind <- config file <- flags and key=value overrides.
+    """Defaults <- the model's defaults for the data kind <- its stacked_defaults on stacked data <- config file <-
+    flags and key=value overrides.
     `nets`: the user's own networks, checked here against the model's (aegan.models.replace_nets)."""
     model_cls = models.get(model)
     file_values = read_yaml(config_file) if config_file is not None else {}

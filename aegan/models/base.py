@@ -112,7 +112,8 @@ class Model(nn.Module):
         return {}
 
     # Config values over `defaults` on stacked data (independent images as the channels of one example:
-    # stacked-digits, stacked-fashion-mnist, where the 1,000-mode tables are counted), still before the user's
+    # stacked-digits, stacked-fashion-mnist, where the 1,000-mode tables are counted); the user's config file and
+    # overrides still win
     stacked_defaults: dict[str, Any] = {}
 
     def phases(self) -> list[Phase]:
