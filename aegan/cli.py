@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--features", metavar="FILE.py:NAME", default=None,
                    help="image data: fd, kid and PRDC in your own feature network (e.g. local Inception weights)")
     e.add_argument("--json", action="store_true", help="print eval.json on stdout instead of a table")
+    e.add_argument("--refit", action="store_true",
+                   help="fit the run's code models anew first (after a change of aegan's defaults), replacing those "
+                        "stored in RUN/samplers/, and choose the default code model again")
 
     r = sub.add_parser("report", help="write a self-contained report.html for a run or a folder of runs")
     r.add_argument("path")
@@ -224,11 +227,19 @@ def cmd_eval(a: argparse.Namespace) -> int:
             raise AeganError("give either a run folder, or --samples FILE.npy with --data SPEC (not both)")
         if a.temperature != 1:
             raise AeganError("--temperature draws a run's samples; a file of samples is scored as it is")
+        if a.refit:
+            raise AeganError("--refit fits a run's code models; a file of samples has none")
         scores = evaluate_samples(a.samples, a.data, seed=a.seed, check=a.check, features=a.features)
     elif a.run is None:
         raise AeganError("give a run folder to score, or --samples FILE.npy --data SPEC")
     else:
-        scores = evaluate(a.run, n=a.n, sampler=a.sampler, seed=a.seed, check=a.check, features=a.features,
+        run = a.run
+        if a.refit:
+            from aegan.run import Run
+
+            run = Run.load(a.run)
+            run.refit_code_models(a.sampler)
+        scores = evaluate(run, n=a.n, sampler=a.sampler, seed=a.seed, check=a.check, features=a.features,
                           temperature=a.temperature)
     if a.json:
         print(json.dumps(scores, indent=2))

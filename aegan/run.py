@@ -189,6 +189,21 @@ class Run:
         self._code_samplers[name] = sampler
         return sampler
 
+    def refit_code_models(self, also: str | None = None) -> None:
+        """Fit this checkpoint's code models anew, replacing those stored in samplers/step_N/: the selection's
+        candidates, chosen among again, and `also` where it names another code model of the run (after a change of
+        aegan's defaults, say the gmm's components: a run keeps the code models it stored)."""
+        if not self.model.has_encoder:
+            raise AeganError(f"--refit fits a run's code models, and a {self.config.model} has none (no encoder)")
+        if also is not None and also not in self.model.samplers and also not in CHAIN_SAMPLERS:
+            raise AeganError(f"model {self.config.model} has no sampler {also!r}: use one of "
+                             f"{', '.join(self.model.samplers)}")
+        from aegan.samplers.selection import candidates
+
+        if also not in (None, "prior", *CHAIN_SAMPLERS, *candidates(self.model.samplers, self.config.code_models)):
+            self.code_sampler(also, refit=True)  # first: a refit drops the stored selection, made again below
+        self.code_model_selection(refit=True)
+
     def stored_code_model_selection(self):
         """The selection of this checkpoint's default code model if one was made (aegan.samplers.Selection), else
         None; never fits anything."""

@@ -94,6 +94,7 @@ BAD_TRAIN = [
     (["eval", "{tmp}", "--temperature", "0"], "--temperature must be a finite number above 0"),
     (["sample", "{tmp}", "--out", "{tmp}/x.png", "--temperature", "warm"], "--temperature must be a number"),
     (["eval", "--samples", "{tmp}/x.npy", "--data", "grid25", "--temperature", "2"], "scored as it is"),
+    (["eval", "--samples", "{tmp}/x.npy", "--data", "grid25", "--refit"], "a file of samples has none"),
     (["bogus"], "invalid choice"),
 ]
 
@@ -175,6 +176,25 @@ def test_eval_json_prints_only_json_on_stdout(encoder_run, capsys):
     scores = json.loads(out)
     assert scores["sampler"] == "gaussian" and {"fd", "kid", "precision", "coverage", "ndb"} <= set(scores)
     assert all(line.startswith("aegan: ") for line in err.splitlines()), err
+
+
+def test_eval_refit_fits_the_stored_code_models_anew(encoder_run, capsys):
+    """`aegan eval RUN --refit`: the code models stored in RUN/samplers/step_N/ are fitted again (a run keeps what
+    it stored, so a change of aegan's defaults reaches an old run only so), the default chosen again; a sampler
+    named with --sampler outside the candidates too."""
+    assert run_cli(capsys, "eval", encoder_run, "--json", "--n", "50")[0] == 0  # fitted and stored, or read back
+    folder = next((encoder_run / "samplers").iterdir())
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    code, out, _ = run_cli(capsys, "eval", encoder_run, "--json", "--n", "50", "--refit", "--sampler", "dae")
+    assert code == 0 and json.loads(out)["sampler"] == "dae"
+    after = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    for name in ("gmm.safetensors", "selection.json", "dae.safetensors"):
+        assert after[name] != before.get(name), name
+
+
+def test_eval_refit_is_refused_for_a_run_without_code_models(grid_run, capsys):
+    code, _, err = run_cli(capsys, "eval", grid_run, "--refit")
+    assert code == 2 and "has none (no encoder)" in err.strip().splitlines()[-1]
 
 
 def test_eval_json_keeps_the_corrupt_checkpoint_warning_off_stdout(encoder_run, tmp_path, capsys):
