@@ -195,9 +195,8 @@ class Run:
         aegan's defaults, say the gmm's components: a run keeps the code models it stored)."""
         if not self.model.has_encoder:
             raise AeganError(f"--refit fits a run's code models, and a {self.config.model} has none (no encoder)")
-        if also is not None and also not in self.model.samplers and also not in CHAIN_SAMPLERS:
-            raise AeganError(f"model {self.config.model} has no sampler {also!r}: use one of "
-                             f"{', '.join(self.model.samplers)}")
+        if also is not None and also not in CHAIN_SAMPLERS:
+            self.check_sampler(also)
         from aegan.samplers.selection import candidates
 
         if also not in (None, "prior", *CHAIN_SAMPLERS, *candidates(self.model.samplers, self.config.code_models)):
@@ -275,9 +274,7 @@ class Run:
         if label is not None or cluster is not None:
             raise AeganError(f"--label and --cluster condition the chain samplers ({', '.join(CHAIN_SAMPLERS)}), "
                              f"not {sampler}")
-        if sampler not in self.model.samplers:
-            raise AeganError(f"model {self.config.model} has no sampler {sampler!r}: use one of "
-                             f"{', '.join(self.model.samplers)}")
+        self.check_sampler(sampler)
         if n < 1:
             raise AeganError(f"the number of samples must be at least 1, got {n}")
         g = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -301,6 +298,12 @@ class Run:
         `temperature` as in `sample_model`."""
         return self.transform.to_data(self.sample_model(n, sampler, seed, label=label, cluster=cluster, chain=chain,
                                                         temperature=temperature))
+
+    def check_sampler(self, sampler: str) -> None:
+        """AeganError unless `sampler` is one of the model's (the prior and its code models)."""
+        if sampler not in self.model.samplers:
+            raise AeganError(f"model {self.config.model} has no sampler {sampler!r}: use one of "
+                             f"{', '.join(self.model.samplers)}")
 
     def check_temperature(self, temperature: float, sampler: str) -> None:
         """AeganError unless `temperature` is a finite number above 0 that `sampler` can take (TEMPERED; the prior

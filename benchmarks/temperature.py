@@ -36,6 +36,7 @@ from speed import log  # noqa: E402
 TEMPERATURES = (1.0, 1.15, 1.3, 1.5)
 KEYS = ("fd", "fd_check", "fd_features", "precision", "recall", "density", "coverage", "kl_modes")
 REFERENCE = 10_000  # training images fd_features compares with
+_FEATURES: dict[str, tuple[Any, Any]] = {}  # data set -> (φ, φ of the reference images): once per process
 
 
 def score(folder: str, road: str, temperature: float, n: int) -> dict[str, Any]:
@@ -62,13 +63,18 @@ def fd_features(run: Any, sampler: str, temperature: float, n: int) -> float:
     from aegan.metrics.feature_net import feature_network
     from aegan.metrics.fid import frechet_distance
 
-    ds = run.data()
-    phi = feature_network(ds, log=lambda m: None)
-    x = run.sample_model(n, sampler, seed=run.config.seed, temperature=temperature)
-    reference = ds.train[torch.randperm(len(ds.train), generator=torch.Generator().manual_seed(0))[:REFERENCE]]
-    with torch.no_grad():
-        f_x, f_ref = (torch.cat([phi(b.float()) for b in t.split(1000)]) for t in (x, reference))
-    return frechet_distance(f_ref, f_x)
+    def features(phi: Any, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.cat([phi(b.float()) for b in x.split(1000)])
+
+    if run.config.data not in _FEATURES:
+        ds = run.data()
+        phi = feature_network(ds, log=lambda m: None)
+        reference = ds.train[torch.randperm(len(ds.train), generator=torch.Generator().manual_seed(0))[:REFERENCE]]
+        _FEATURES[run.config.data] = phi, features(phi, reference)
+    phi, f_ref = _FEATURES[run.config.data]
+    x = run.sample_model(n, sampler, seed=run.config.seed, temperature=temperature)  # evaluate's draws, again
+    return frechet_distance(f_ref, features(phi, x))
 
 
 def lowest(rows: list[dict[str, Any]], key: str = "fd_features") -> str:
@@ -176,9 +182,10 @@ def main(argv: list[str] | None = None) -> int:
                 record(f.result())
     rows.sort(key=lambda r: (r["model"], r["road"], r["temperature"], r["seed"]))
     table = mean_sd_table(rows, ("model", "data", "road", "temperature"), KEYS)
-    (folder / "temperature.md").write_text(table + "\n" + lowest(rows))
+    table += "\n" + lowest(rows)
+    (folder / "temperature.md").write_text(table)
     draw(rows, folder / "temperature.png")
-    print(table + "\n" + lowest(rows))
+    print(table)
     return 0
 
 
