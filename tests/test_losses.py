@@ -65,6 +65,23 @@ def test_perceptual_is_a_mean_squared_feature_distance():
         losses.perceptual(f_x, f_rec[:, :3])
 
 
+def test_mmd_imq_known_answer_and_gradient():
+    """One scale, d = 1 (c = 2): x = {0, 1}, y = {0, 3}: k_xx = 2/3, k_yy = 2/11, the cross pairs 1, 2/11, 2/3, 1/3."""
+    x, y = torch.tensor([[0.0], [1.0]]), torch.tensor([[0.0], [3.0]])
+    want = 2 / 3 + 2 / 11 - 2 * (1 + 2 / 11 + 2 / 3 + 1 / 3) / 4
+    assert losses.mmd_imq(x, y, scales=(1.0,)).item() == pytest.approx(want)
+    g = torch.Generator().manual_seed(0)
+    same = [losses.mmd_imq(torch.randn(64, 16, generator=g), torch.randn(64, 16, generator=g)).item()
+            for _ in range(20)]
+    shifted = losses.mmd_imq(torch.randn(64, 16, generator=g) + 0.5, torch.randn(64, 16, generator=g)).item()
+    assert abs(sum(same) / 20) < 0.01 and shifted > 0.2  # unbiased: near 0 for one distribution; a shift is seen
+    codes = (torch.randn(64, 16, generator=g) + 1.0).requires_grad_()
+    losses.mmd_imq(codes, torch.randn(64, 16, generator=g)).backward()
+    assert (codes.grad.mean(0) > 0).all()  # descending the gradient moves the codes toward the prior's mean 0
+    with pytest.raises(ValueError, match="at least 2 codes"):
+        losses.mmd_imq(x[:1], y)
+
+
 def test_adversarial_forms_and_discriminator():
     logit = torch.tensor([0.0, 2.0])
     assert losses.adversarial(logit).item() == pytest.approx((math.log(2) + math.log(1 + math.exp(-2))) / 2)

@@ -206,3 +206,19 @@ def test_a_run_with_the_feature_network_trains_and_loads_without_it(tmp_path):
     newest = checkpoint.list_checkpoints(tmp_path / "r" / "checkpoints")[-1]
     assert not any("phi" in k for k in load_file(newest.with_suffix(".safetensors")))
     assert run.step == 3
+
+
+def test_the_aae_mmd_penalty_adds_exactly_its_term_to_the_encoder():
+    """model_args.mmd = W adds W·MMD²_IMQ(ẑ, z) (WAE-MMD's code penalty) to E's loss, on the step's own codes and prior
+    draws, and nothing to G's or C's; W = 0 leaves every loss as it was."""
+    w = 3.0
+    off, on = build("aae", "image", mmd=0.0, perceptual=0.0), build("aae", "image", mmd=w, perceptual=0.0)
+    on.load_state_dict(off.state_dict())
+    for m in (off, on):
+        m.eval()
+    s_off, l_off = phase_losses(off, x_for("image"))
+    s_on, l_on = phase_losses(on, x_for("image"))
+    term = w * losses.mmd_imq(s_on.z_hat, s_on.z)
+    for phase in l_off:
+        torch.testing.assert_close(l_on[phase], l_off[phase] + (term if phase == "E" else 0.0), rtol=1e-6, atol=1e-6)
+    assert abs(term.item()) > 1e-3

@@ -88,6 +88,7 @@ CASES = [
     ("aegan", "image", {"perceptual": 3.0, "perceptual_net": "D"}),
     ("aegan", "image", {"perceptual": 3.0, "perceptual_net": "features", "recon": "mse"}),
     ("aae", "image", {"perceptual": 3.0, "perceptual_net": "features"}),
+    ("aae", "vector", {"mmd": 2.0}), ("aae", "image", {"mmd": 5.0, "posterior": "gaussian"}),
     ("alphagan", "image", {"perceptual": 3.0, "perceptual_net": "D"}),
     ("alphagan", "image", {"perceptual": 3.0, "perceptual_net": "features"}),
     ("alphagan", "image", {"perceptual": 3.0, "perceptual_net": "D", "adversarial": "ratio"}),
@@ -268,8 +269,23 @@ def loss_aae(phase: str, x, r, S, N, arg) -> torch.Tensor:
     perceptual = perceptual_term(x, x_rec, r, N, arg)  # W·mean ‖φ(x) − φ(x̂)‖², φ the fixed feature network
     if phase == "E":
         code_adv = real_term(N["C"](z_hat))  # −log C(ẑ): E fools C
-        return rec + perceptual + code_adv
+        return rec + perceptual + code_adv + arg["mmd"] * imq_mmd(z_hat, r.z)
     return rec + perceptual  # G: reconstruction phase only
+
+
+def imq_mmd(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """WAE-MMD's penalty (Tolstikhin et al. 2018, Algorithm 2): the unbiased MMD² with the IMQ kernels
+    c / (c + ‖·‖²), c = 2·d·s for s in 0.1 … 10, summed over the scales; written pair by pair."""
+    n, m, d = len(a), len(b), a.shape[1]
+    total = torch.zeros(())
+    for c in (2 * d * s for s in (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)):
+        def k(u: torch.Tensor, v: torch.Tensor, c: float = c) -> torch.Tensor:
+            return c / (c + ((u - v) ** 2).sum())
+
+        total = total + sum(k(a[i], a[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+        total = total + sum(k(b[i], b[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+        total = total - 2 * sum(k(a[i], b[j]) for i in range(n) for j in range(m)) / (n * m)
+    return total
 
 
 def loss_vaegan(phase: str, x, r, S, N, arg) -> torch.Tensor:
