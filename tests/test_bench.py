@@ -375,23 +375,31 @@ def test_race_takes_the_lower_error_both_reached_and_the_seconds_each_took_to_it
     assert "recon_target" not in alone and alone["recon_best"] == 0.08
 
 
-def test_a_finished_run_is_reused_only_with_the_networks_its_settings_give_now(tmp_path):
-    """A suite reuses a finished run, but not one trained with other networks than its settings give today (a
-    preset changed since, e.g. α-GAN's D on stacked data): that one is trained again."""
+def test_a_finished_run_is_reused_only_with_the_recipe_its_settings_give_now(tmp_path):
+    """A suite reuses a finished run, but not one trained with another recipe than its settings give today (a preset
+    changed since: α-GAN's D on stacked data, a code size, a λ): that one is trained again. Bookkeeping (how often it
+    logs or keeps checkpoints) is not the recipe: a run that differs only there is reused."""
     from aegan.bench.runs import finished_or_trained
 
     def done(run, _folder):
         return run.step >= 5
 
-    def train(width: int):
-        return finished_or_trained(tmp_path / "r", done, "gan", "ring8", steps=5, seed=0,
-                                   overrides={"progress": False, "net.width": width})
+    def train(model="gan", **overrides):
+        return finished_or_trained(tmp_path / model, done, model, "ring8", steps=5, seed=0,
+                                   overrides={"progress": False, "net.width": 8, **overrides})
 
-    first = train(8)
-    stamp = (tmp_path / "r" / "metrics.jsonl").stat().st_mtime_ns
-    assert train(8).config.net == first.config.net
-    assert (tmp_path / "r" / "metrics.jsonl").stat().st_mtime_ns == stamp  # reused, not trained again
-    assert train(16).config.net.width == 16  # other networks now: trained again
+    def stamp(model="gan"):
+        return (tmp_path / model / "metrics.jsonl").stat().st_mtime_ns
+
+    first, before = train(), stamp()
+    assert train(log_every=1).config.net == first.config.net and stamp() == before  # reused, not trained again
+    assert train(**{"net.width": 16}).config.net.width == 16 and stamp() != before  # other networks: trained again
+    train("alphagan", **{"model_args.lam": 3.0})
+    before = stamp("alphagan")
+    assert train("alphagan", **{"model_args.lam": 3.0}).config.model_args == {"lam": 3.0}
+    assert stamp("alphagan") == before  # the same λ: reused
+    assert train("alphagan", **{"model_args.lam": 5.0}).config.model_args == {"lam": 5.0}  # another λ: trained again
+    assert stamp("alphagan") != before
 
 
 def test_stepping_through_checkpoints_fits_each_checkpoints_code_models_to_its_own_codes(tmp_path):

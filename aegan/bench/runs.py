@@ -12,27 +12,38 @@ from aegan.errors import AeganError
 
 def finished_or_trained(folder: Path, finished: Callable[[Any, Path], bool], model: str, dataset: str,
                         **train_args: Any) -> Any:
-    """The run in `folder` if it loads, is `finished` and has the networks these settings give now; else trained
-    there from the start with `train_args`: an interrupted benchmark continues where it stopped, and a run trained
-    before a preset changed (α-GAN's D on stacked data, a code size) is not passed off as the new preset's."""
+    """The run in `folder` if it loads, is `finished` and has the recipe these settings give now; else trained there
+    from the start with `train_args`: an interrupted benchmark continues where it stopped, and a run trained before a
+    preset changed (α-GAN's D on stacked data, a code size, a λ) is not passed off as the new preset's."""
     from aegan.run import Run
     from aegan.train import train
 
     try:
         run = Run.load(folder)
-        if finished(run, folder) and run.config.net == networks_now(model, dataset, train_args):
+        if finished(run, folder) and recipe(run.config) == recipe(config_now(model, dataset, train_args)):
             return run
     except AeganError:
         pass
     return train(model, dataset, out=folder, overwrite=True, **train_args)
 
 
-def networks_now(model: str, dataset: str, train_args: dict[str, Any]) -> Any:
-    """The `net` settings (widths, depths, code size) a run of `model` on `dataset` with `train_args` gets today."""
+def config_now(model: str, dataset: str, train_args: dict[str, Any]) -> Any:
+    """The config a run of `model` on `dataset` with `train_args` gets today (presets as they are now)."""
     from aegan.loop.configure import make_config
 
     keys = ("steps", "seed", "minutes", "overrides")
-    return make_config(model, dataset, **{k: train_args[k] for k in keys if train_args.get(k) is not None})[0].net
+    return make_config(model, dataset, **{k: train_args[k] for k in keys if train_args.get(k) is not None})[0]
+
+
+def recipe(cfg: Any) -> dict[str, Any]:
+    """What decides how a run trains: the model, data, seed, batch, budget, networks, optimizer, tricks, model_args
+    and numeric precision. Left out: the bookkeeping that does not change the training (log, sample and checkpoint
+    cadence, progress bar, loader, devices and threads, the monitor, the code models fitted afterwards) and, under a
+    time budget, the steps and step time the run measured for itself."""
+    d = cfg.to_dict()
+    kept = ("model", "data", "seed", "batch_size", "minutes", "net", "optim", "tricks", "model_args")
+    return ({k: d[k] for k in kept} | {"precision": d["fabric"]["precision"]}
+            | ({} if cfg.minutes > 0 else {"steps": d["steps"]}))
 
 
 def budget_done(run: Any, folder: Path) -> bool:
