@@ -25,6 +25,7 @@ class NetConfig:
     depth: int = 3  # MLP hidden layers (vectors only)
     d_depth: int = 0  # the discriminator's hidden layers (vectors only); 0 = depth
     d_width: int = 0  # the discriminator's own width (units, or base channels on images); 0 = width
+    c_width: int = 0  # hidden units of the code discriminator C (aae, alphagan); 0 = max(width, 64)
     latent_dim: int = 0  # size of z; 0 = 8 for vectors, 64 for images (the encoder models choose 16 on images)
 
 
@@ -144,8 +145,8 @@ class Config:
             (self.checkpoint_every >= 0, f"checkpoint_every must be >= 0, got {self.checkpoint_every}"),
             (self.keep_checkpoints >= 1, f"keep_checkpoints must be at least 1, got {self.keep_checkpoints}"),
             (self.net.width >= 0 and self.net.depth >= 1 and self.net.latent_dim >= 0 and self.net.d_depth >= 0
-             and self.net.d_width >= 0,
-             "net.width, net.latent_dim, net.d_depth and net.d_width must be >= 0 and net.depth >= 1"),
+             and self.net.d_width >= 0 and self.net.c_width >= 0,
+             "net.width, net.latent_dim, net.d_depth, net.d_width and net.c_width must be >= 0 and net.depth >= 1"),
             (self.optim.lr > 0, f"optim.lr must be positive, got {self.optim.lr}"),
             (0 <= self.optim.beta1 < 1 and 0 <= self.optim.beta2 < 1, "optim.beta1 and optim.beta2 must lie in [0, 1)"),
             (self.optim.schedule in ("constant", "cosine"),

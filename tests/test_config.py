@@ -83,6 +83,20 @@ def test_alphagans_stacked_preset_narrows_d_to_a_quarter_of_g_on_stacked_data_on
     assert make_config("alphagan", "stacked-digits", overrides=["net.d_width=32"])[0].net.d_width == 32  # user wins
 
 
+@pytest.mark.parametrize("model", ["aae", "alphagan"])
+def test_net_c_width_sets_the_code_discriminators_hidden_units(model):
+    def c_widths(*overrides: str) -> list[int]:
+        cfg, ds = make_config(model, "digits", overrides=list(overrides))
+        c = models.build_model(cfg, ds.shape).nets["C"]
+        return [m.out_features for m in c.modules() if isinstance(m, torch.nn.Linear)]
+
+    assert c_widths() == [64, 64, 64, 1]  # max(width 32, 64): the default
+    assert c_widths("net.c_width=750") == [750, 750, 750, 1]  # Rosca et al.'s 750 units
+    assert c_widths("net.c_width=750", "net.depth=2") == [750, 750, 1]
+    with pytest.raises(ConfigError, match="net.c_width"):
+        make_config(model, "digits", overrides=["net.c_width=-1"])
+
+
 def test_the_aae_image_preset_turns_the_perceptual_term_on():
     assert make_config("aae", "digits")[0].model_args["perceptual"] == 1.0
     assert make_config("aae", "ring8")[0].model_args.get("perceptual", 0.0) == 0.0

@@ -56,7 +56,7 @@ from aegan.models.base import (
     check_bernoulli_data,
     encoder_image_defaults,
 )
-from aegan.nets import MLP, build_decoder, build_encoder
+from aegan.nets import build_decoder, build_encoder
 
 
 def _gaussian(n: int, d: int, g: torch.Generator | None) -> torch.Tensor:
@@ -107,7 +107,7 @@ class AAE(Model):
         out = 2 * self.latent_dim if self.gaussian else self.latent_dim  # gaussian: -> (μ, log σ²)
         self.nets["E"] = build_encoder(self.shape, out, width, depth)
         self.nets["G"] = build_decoder(self.latent_dim, self.shape, width, depth, stem_norm=False)
-        self.nets["C"] = MLP(self.latent_dim, 1, max(width, 64), depth)
+        self.nets["C"] = self.build_C(width, depth)
 
     @staticmethod
     def defaults(kind: str, channels: int = 1) -> dict[str, Any]:

@@ -54,7 +54,7 @@ from aegan.models.base import (
     Phase,
     encoder_image_defaults,
 )
-from aegan.nets import MLP, build_encoder
+from aegan.nets import build_encoder
 
 
 class AlphaGAN(Model):
@@ -83,7 +83,7 @@ class AlphaGAN(Model):
         self.nets["E"] = build_encoder(self.shape, self.latent_dim, width, depth)
         self.nets["G"] = self.build_G(width, depth)
         self.nets["D"] = self.build_D(width, depth)
-        self.nets["C"] = MLP(self.latent_dim, 1, max(width, 64), depth)  # no batch norm in C
+        self.nets["C"] = self.build_C(width, depth)
 
     @staticmethod
     def defaults(kind: str, channels: int = 1) -> dict[str, Any]:

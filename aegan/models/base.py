@@ -26,7 +26,7 @@ from torch import nn
 from aegan import losses, tricks
 from aegan.config import Config
 from aegan.errors import ConfigError
-from aegan.nets import build_decoder, build_encoder
+from aegan.nets import MLP, build_decoder, build_encoder
 
 Logs = dict[str, torch.Tensor]
 
@@ -168,6 +168,11 @@ class Model(nn.Module):
     def d_depth(self, depth: int) -> int:
         """A discriminator's hidden layers on vectors: net.d_depth when set, else the networks' `depth`."""
         return self.cfg.net.d_depth or depth
+
+    def build_C(self, width: int, depth: int) -> nn.Module:
+        """Code discriminator z -> logit: an MLP of `depth` hidden layers of net.c_width units when set, else of
+        max(width, 64), without batch norm (it judges prior codes and encoder codes in batches of their own)."""
+        return MLP(self.latent_dim, 1, self.cfg.net.c_width or max(width, 64), depth)
 
     def d_width(self, width: int) -> int:
         """A discriminator's width: net.d_width when set, else the networks' `width` (net.d_width = width / 4 is
