@@ -329,8 +329,14 @@ def test_toy_suite_writes_results_json_md_and_report_and_retrains_a_run_of_anoth
     md = (out / "results.md").read_text()
     assert "mean ± standard error" in md and "| gan | ring8 | prior | 1 |" in md and "Srivastava" in md
     assert (out / "report.html").is_file() and (out / "figures" / "modes-ring8.png").is_file()
+    assert {r["setting"] for r in doc["rows"]} == {"preset"}  # every model at its presets: one setting, so named
+    doc["rows"][0]["setting"] = "D=G"  # as an earlier version labelled such a row
+    (out / "results.json").write_text(json.dumps(doc))
     again = run_bench("toy", models=["gan"], seeds=1, out=out, data=("ring8",), steps=40, n=500)
     assert again[0]["steps"] == 40  # the 30-step run is not taken for a 40-step one
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert [(r["variant"], r["sampler"], r["setting"], r["steps"]) for r in rows] == [
+        ("aae", "prior", "preset", 30), ("aae", "gmm", "preset", 30), ("gan", "prior", "preset", 40)]  # replaced
 
 
 def test_synthetic1200_suite_scores_veegans_stated_rule_beside_ours(tmp_path):
