@@ -402,10 +402,35 @@ def test_a_finished_run_is_reused_only_with_the_recipe_its_settings_give_now(tmp
     assert train(**{"net.width": 16}).config.net.width == 16 and stamp() != before  # other networks: trained again
     train("alphagan", **{"model_args.lam": 3.0})
     before = stamp("alphagan")
-    assert train("alphagan", **{"model_args.lam": 3.0}).config.model_args == {"lam": 3.0}
+    assert train("alphagan", **{"model_args.lam": 3.0}).config.model_args["lam"] == 3.0
     assert stamp("alphagan") == before  # the same λ: reused
-    assert train("alphagan", **{"model_args.lam": 5.0}).config.model_args == {"lam": 5.0}  # another λ: trained again
+    assert train("alphagan", **{"model_args.lam": 5.0}).config.model_args["lam"] == 5.0  # another λ: trained again
     assert stamp("alphagan") != before
+
+
+def test_a_changed_model_default_retrains_a_suite_run_and_leaves_a_trained_run_as_it_ran(tmp_path, monkeypatch):
+    """config.yaml records every model setting, the defaults included: after a release changes a default (here
+    α-GAN's adversarial form), a suite trains its run again instead of reusing it as today's, and the old run, loaded,
+    keeps the setting it trained with. Before, config.yaml held only the settings given, so both took today's."""
+    from aegan.bench.runs import finished_or_trained
+    from aegan.models.alphagan import AlphaGAN
+    from aegan.run import Run
+
+    def train():
+        return finished_or_trained(tmp_path / "a", lambda run, _: run.step >= 5, "alphagan", "ring8", steps=5, seed=0,
+                                   overrides={"progress": False, "net.width": 8})
+
+    def stamp():
+        return (tmp_path / "a" / "metrics.jsonl").stat().st_mtime_ns
+
+    first = train()
+    assert first.config.model_args == AlphaGAN.args | {"lam": 60.0}  # every setting, the vector preset's λ too
+    before = stamp()
+    train()
+    assert stamp() == before  # nothing changed: reused
+    monkeypatch.setattr(AlphaGAN, "args", AlphaGAN.args | {"adversarial": "ratio"})  # a new default
+    assert Run.load(tmp_path / "a").model.arg["adversarial"] == "nonsaturating"  # the old run, as it trained
+    assert train().config.model_args["adversarial"] == "ratio" and stamp() != before  # the suite: trained again
 
 
 def test_stepping_through_checkpoints_fits_each_checkpoints_code_models_to_its_own_codes(tmp_path):

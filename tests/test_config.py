@@ -76,11 +76,17 @@ def test_image_presets_give_encoder_models_16_code_dimensions_per_channel(model,
     assert make_config(model, data, overrides=["net.latent_dim=5"])[0].net.latent_dim == 5  # the user's choice wins
 
 
-def test_alphagans_stacked_preset_narrows_d_to_a_quarter_of_g_on_stacked_data_only():
+def test_alphagans_stacked_preset_narrows_d_to_a_quarter_of_g_on_stacked_data_only(tmp_path):
     assert make_config("alphagan", "stacked-digits")[0].net.d_width == 8  # a quarter of the 32 base channels
     assert make_config("alphagan", "digits")[0].net.d_width == 0  # other images: D = G
     assert make_config("gan", "stacked-digits")[0].net.d_width == 0  # the gan needs D as wide as G there
     assert make_config("alphagan", "stacked-digits", overrides=["net.d_width=32"])[0].net.d_width == 32  # user wins
+    assert make_config("alphagan", "stacked-digits", overrides=["net.d_width=0"])[0].net.d_width == 0  # D = G asked
+    # the quarter holds at the user's width (an absolute 8 gave a D of an eighth at width 64)
+    assert make_config("alphagan", "stacked-digits", overrides=["net.width=64"])[0].net.d_width == 16
+    assert make_config("alphagan", "stacked-digits", overrides=["net.width=2"])[0].net.d_width == 1  # at least one
+    (tmp_path / "c.yaml").write_text("net:\n  d_width: 12\n")
+    assert make_config("alphagan", "stacked-digits", config_file=tmp_path / "c.yaml")[0].net.d_width == 12  # a file too
 
 
 @pytest.mark.parametrize("model", ["aae", "alphagan"])

@@ -40,9 +40,13 @@ def recipe(cfg: Any) -> dict[str, Any]:
     and numeric precision. Left out: the bookkeeping that does not change the training (log, sample and checkpoint
     cadence, progress bar, loader, devices and threads, the monitor, the code models fitted afterwards) and, under a
     time budget, the steps and step time the run measured for itself."""
+    from aegan import models
+
     d = cfg.to_dict()
-    kept = ("model", "data", "seed", "batch_size", "minutes", "net", "optim", "tricks", "model_args")
-    return ({k: d[k] for k in kept} | {"precision": d["fabric"]["precision"]}
+    kept = ("model", "data", "seed", "batch_size", "minutes", "net", "optim", "tricks")
+    # an older run recorded only the model settings it was given: today's defaults fill in the rest
+    args = {**models.get(cfg.model).args, **d["model_args"]}
+    return ({k: d[k] for k in kept} | {"model_args": args, "precision": d["fabric"]["precision"]}
             | ({} if cfg.minutes > 0 else {"steps": d["steps"]}))
 
 

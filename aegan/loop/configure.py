@@ -1,6 +1,6 @@
-"""A run's config, assembled in one order: defaults <- the model's presets for the data kind (and for stacked data)
-<- config file <- command-line flags and key=value overrides; then the 0 = default sentinels resolved, so
-config.yaml records what actually ran. Every check happens here, before a run folder is written."""
+"""A run's config, assembled in one order: defaults <- the model's presets for the data kind <- config file <-
+command-line flags and key=value overrides; then the 0 = default sentinels resolved (on stacked data the model's
+D width too), so config.yaml records what actually ran. Every check happens here, before a run folder is written."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ def make_config(model: str, data: Any, *, steps: int | None = None, batch_size: 
                 seed: int | None = None, config_file: str | Path | None = None,
                 overrides: Sequence[str] | dict[str, Any] = (),
                 minutes: float | None = None, nets: Any = None) -> tuple[Config, data_lib.Dataset]:
-    """Defaults <- the model's defaults for the data kind <- its stacked_defaults on stacked data <- config file <-
-    flags and key=value overrides.
+    """Defaults <- the model's defaults for the data kind <- config file <- flags and key=value overrides; on stacked
+    data the model's D : G width ratio (`stacked_d_ratio`) sets net.d_width unless the file or overrides do.
     `nets`: the user's own networks, checked here against the model's (aegan.models.replace_nets)."""
     model_cls = models.get(model)
     file_values = read_yaml(config_file) if config_file is not None else {}
@@ -30,8 +30,6 @@ def make_config(model: str, data: Any, *, steps: int | None = None, batch_size: 
     ds = data_lib.load(data, loader if isinstance(loader, str) else "auto")
     cfg = Config(model=model, data=ds.name if ds.digest is not None else str(data))  # a Python object: its name
     apply_dict(cfg, model_cls.defaults(ds.kind, ds.shape[0] if ds.kind == "image" else 1))
-    if getattr(ds, "base", None) is not None:  # stacked data: what the model measured there
-        apply_dict(cfg, model_cls.stacked_defaults)
     for key in ("model", "data"):
         if key in file_values and file_values[key] != getattr(cfg, key):
             raise ConfigError(f"config file says {key}: {file_values[key]} but the command asks for "
@@ -52,13 +50,20 @@ def make_config(model: str, data: Any, *, steps: int | None = None, batch_size: 
         if value is not None:
             set_value(cfg, key, value)
     resolve_defaults(cfg, ds.kind)
+    d_width_given = "d_width" in (file_values.get("net") or {}) or any(key == "net.d_width" for key, _ in items)
+    if getattr(ds, "base", None) is not None and model_cls.stacked_d_ratio and not d_width_given:
+        cfg.net.d_width = max(1, round(cfg.net.width * model_cls.stacked_d_ratio))  # what the model measured there
     cfg.validate()
     if cfg.code_models:
         from aegan.samplers.selection import candidates
 
         candidates(models.get(model).samplers, cfg.code_models)  # unknown names fail here, before a folder is made
     # the model checks its own settings (model_args, tricks) and the data they need, before anything is written
-    models.build_model(cfg, ds.shape, nets).check_data(ds)
+    model = models.build_model(cfg, ds.shape, nets)
+    model.check_data(ds)
+    # every model setting, defaults included: config.yaml records what ran, and a run resumed, evaluated or reused
+    # by a suite after a default changed keeps the value it trained with
+    cfg.model_args = dict(model.arg)
     return cfg, ds
 
 

@@ -71,11 +71,11 @@ class AlphaGAN(Model):
     choices = {"adversarial": losses.ADVERSARIAL_FORMS, "perceptual_net": PERCEPTUAL_NETS}
     positive = ("lam",)  # λ = 0 would drop the reconstruction that ties E to G
     nonnegative = ("perceptual",)
-    # D at a quarter of G's width on stacked data (8 of the 32 base channels; Metz et al.'s hard setting): at 10
+    # D at a quarter of G's width on stacked data (8 of the default 32 base channels; Metz et al.'s hard setting): at 10
     # minutes, 3 seeds, 994 triples and kl_modes 0.17 through the gmm code model against 989 and 0.27 with D = G,
     # the gan's 991 and 0.27 (README, Benchmarks). On fashion-mnist the narrow D did worse (code-model fd 29.2
     # against 22.6, recall 0.44 against 0.53), so other images keep D = G.
-    stacked_defaults = {"net": {"d_width": 8}}
+    stacked_d_ratio = 0.25
 
     def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
         super().__init__(shape, cfg)

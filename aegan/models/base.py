@@ -111,10 +111,10 @@ class Model(nn.Module):
         user's settings."""
         return {}
 
-    # Config values over `defaults` on stacked data (independent images as the channels of one example:
-    # stacked-digits, stacked-fashion-mnist, where the 1,000-mode tables are counted); the user's config file and
-    # overrides still win
-    stacked_defaults: dict[str, Any] = {}
+    # D's width as a fraction of net.width on stacked data (independent images as the channels of one example:
+    # stacked-digits, stacked-fashion-mnist, where the 1,000-mode tables are counted), at whatever width the user
+    # sets; 0 = D as wide as G. A net.d_width in the user's config file or overrides wins.
+    stacked_d_ratio: float = 0.0
 
     def phases(self) -> list[Phase]:
         raise NotImplementedError
