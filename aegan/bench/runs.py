@@ -44,8 +44,9 @@ def recipe(cfg: Any) -> dict[str, Any]:
 
     d = cfg.to_dict()
     kept = ("model", "data", "seed", "batch_size", "minutes", "net", "optim", "tricks")
-    # an older run recorded only the model settings it was given: today's defaults fill in the rest
-    args = {**models.get(cfg.model).args, **d["model_args"]}
+    # an older run recorded only the model settings it was given: the model's check fills in today's defaults (and
+    # refuses settings it no longer knows: a ConfigError, so the run is trained again)
+    args = models.get(cfg.model).check_args(d["model_args"])
     return ({k: d[k] for k in kept} | {"model_args": args, "precision": d["fabric"]["precision"]}
             | ({} if cfg.minutes > 0 else {"steps": d["steps"]}))
 
