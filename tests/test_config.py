@@ -103,6 +103,17 @@ def test_net_c_width_sets_the_code_discriminators_hidden_units(model):
         make_config(model, "digits", overrides=["net.c_width=-1"])
 
 
+@pytest.mark.parametrize("model", models.MODELS)
+def test_every_model_trains_images_at_the_measured_rate_and_keeps_its_vector_rate(model, tmp_path):
+    assert make_config(model, "digits")[0].optim.lr == pytest.approx(8e-4)  # README, The learning rate
+    assert make_config(model, "stacked-digits")[0].optim.lr == pytest.approx(8e-4)
+    vector_lr = make_config(model, "ring8")[0].optim.lr
+    assert vector_lr == pytest.approx(2e-4 if model == "gan" else 5e-4)  # the vector presets did not change
+    assert make_config(model, "digits", overrides=["optim.lr=1e-4"])[0].optim.lr == pytest.approx(1e-4)  # user wins
+    (tmp_path / "c.yaml").write_text("optim:\n  lr: 0.0003\n")
+    assert make_config(model, "digits", config_file=tmp_path / "c.yaml")[0].optim.lr == pytest.approx(3e-4)
+
+
 def test_the_aae_image_preset_turns_the_perceptual_term_on():
     assert make_config("aae", "digits")[0].model_args["perceptual"] == 1.0
     assert make_config("aae", "ring8")[0].model_args.get("perceptual", 0.0) == 0.0

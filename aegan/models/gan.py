@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from aegan.config import Config
-from aegan.models.base import Logs, Model, Phase
+from aegan.models.base import IMAGE_OPTIM, Logs, Model, Phase
 
 
 class GAN(Model):
@@ -37,7 +37,7 @@ class GAN(Model):
 
     @staticmethod
     def defaults(kind: str, channels: int = 1) -> dict[str, Any]:
-        return {"net": {"latent_dim": 8}} if kind == "vector" else {}
+        return {"net": {"latent_dim": 8}} if kind == "vector" else IMAGE_OPTIM
 
     def phases(self) -> list[Phase]:
         return [Phase("D", ("D",), self.loss_D), Phase("G", ("G",), self.loss_G)]
