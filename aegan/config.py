@@ -31,7 +31,7 @@ class NetConfig:
 
 @dataclass
 class OptimConfig:
-    lr: float = 2e-4  # Adam learning rate, every network (the models' presets set their own: 8e-4 on images)
+    lr: float = 2e-4  # Adam learning rate, every network (the models' presets set their own on images)
     beta1: float = 0.5
     beta2: float = 0.999
     schedule: str = "constant"  # constant | cosine: hold lr for `hold` of the steps, then cosine-decay to `final`·lr

@@ -37,7 +37,11 @@ class GAN(Model):
 
     @staticmethod
     def defaults(kind: str, channels: int = 1) -> dict[str, Any]:
-        return {"net": {"latent_dim": 8}} if kind == "vector" else IMAGE_OPTIM
+        if kind == "vector":
+            return {"net": {"latent_dim": 8}}
+        # twice the encoder models' image rate: over seeds 0-2 on fashion-mnist (10 min, one core) fd 36.0 at 1.6e-3
+        # against 39.4 at 8e-4 (lower in every seed) and 77.0 at DCGAN's 2e-4 (README, The learning rate)
+        return {"optim": {"lr": 2 * IMAGE_OPTIM["optim"]["lr"]}}
 
     def phases(self) -> list[Phase]:
         return [Phase("D", ("D",), self.loss_D), Phase("G", ("G",), self.loss_G)]
