@@ -71,7 +71,7 @@ def resolve_defaults(cfg: Config, kind: str) -> None:
     """Replace the 0 = default sentinels by concrete values, so config.yaml records what actually ran."""
     vector = kind == "vector"
     # images: 32 base channels. At equal wall time on fashion-mnist (4 min, one core) the narrower nets take about
-    # twice the steps and score better: gan fd 136 -> 91, alphagan (latent 16, prior) 178 -> 100 (README, Presets)
+    # twice the steps and score better: gan fd 136 -> 91, alphagan (latent 16, prior) 178 -> 100 (README, Image presets)
     cfg.net.width = cfg.net.width or (128 if vector else 32)
     cfg.net.latent_dim = cfg.net.latent_dim or (8 if vector else 64)
     cfg.batch_size = cfg.batch_size or (256 if vector else 64)

@@ -32,7 +32,8 @@ The code models are fitted to μ(x).
 model_args.mmd = M adds the code penalty of WAE-MMD (Tolstikhin et al. 2018, arXiv:1711.01558; aegan.losses.mmd_imq)
 beside C's adversarial one: a kernel two-sample distance between the batch's codes and the step's prior draws, which
 needs no network and gives E a gradient even where C is fooled. Off by default: at 10 minutes on fashion-mnist it
-lowered code_kl but did not bring the prior's samples near the code model's (README, Image presets).
+lowered code_kl but did not bring the prior's samples near the code model's (benchmarks/README.md, Image presets:
+the measurements that chose them).
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ class AAE(Model):
         if kind != "vector":
             # the perceptual term with W = 1 on images: at equal wall time (10 min, one core, fashion-mnist) it takes
             # a third of the steps but sharpens the decoder: fd through the code model 83.5 -> 52, fd_recon 74 -> 41
-            # (the check classifier's fd 9.7 -> 5.2); through the prior about the same, 112 -> 116 (README, Presets)
+            # (the check classifier's fd 9.7 -> 5.2); through the prior about the same, 112 -> 116 (README, Image
+            # presets)
             return {**encoder_image_defaults(channels), "model_args": {"perceptual": 1.0}}
         # λ = 60 on the mean of 2-D data (= 30 on the summed L1 it was measured as): the sharper reconstruction
         # lifted a ring8 seed from 89% to 99.8% high quality

@@ -90,7 +90,7 @@ class AlphaGAN(Model):
         if kind != "vector":
             # λ = 30 on images: at 10 minutes on fashion-mnist the code model's fd 26.1 and recall 0.54 against 29.6
             # and 0.45 at λ = 10, the prior's fd level (41.9 / 41.6); λ = 100 sharper through the code model (fd
-            # 20.0) but worse through the prior (50.5); README, Image presets
+            # 20.0) but worse through the prior (50.5); benchmarks/README.md, Image presets: the measurements
             return {**encoder_image_defaults(channels), "model_args": {"lam": 30.0}}
         # four updates a step; λ = 60 on the mean of 2-D data (= 30 on the summed L1 it was measured as): the sharper
         # reconstruction lifted ring8 seeds from 90% to 96–99%
