@@ -284,11 +284,11 @@ ENCODER_VECTOR_DEFAULTS: dict[str, Any] = {
 # deterministic encoder cannot fill a 64-D Gaussian and the prior road fails; on stacked-fashion-mnist (three images
 # as channels) 48 dimensions (README, Image presets).
 CODE_DIMS_PER_CHANNEL = 16
-# Adam's rate on images for the encoder models (the gan has its own, aegan.models.gan): four times DCGAN's 2e-4
-# (OptimConfig's default, which the gan keeps on vectors). On fashion-mnist at 10 minutes on one core, means of
-# seeds 0-2 at 2e-4 -> 8e-4: alphagan through its code model fd 34.3 -> 19.9, recall 0.32 -> 0.53, through its prior
-# 71.5 -> 32.1; at 1.6e-3 its code model 21.3, its prior 25.3. The aae's prior (seed 0) 131 -> 79, and every other
-# encoder model better on the check classifier (README, The learning rate)
+# Adam's rate on images for the encoder models (the gan and the aae have their own, in their modules): four times
+# DCGAN's 2e-4 (OptimConfig's default, which the gan keeps on vectors). On fashion-mnist at 10 minutes on one core,
+# means of seeds 0-2 at 2e-4 -> 8e-4: alphagan through its code model fd 34.3 -> 19.9, recall 0.32 -> 0.53, through
+# its prior 71.5 -> 32.1; at 1.6e-3 its code model 21.3, its prior 25.3. The aae's prior (seed 0) 131 -> 79, and
+# every other encoder model better on the check classifier (README, The learning rate)
 ENCODER_IMAGE_LR = 8e-4
 
 
