@@ -119,7 +119,7 @@ class AAE(Model):
             # presets). Adam 1.6e-3, measured for the aae alone: against the encoder models' 8e-4, means of seeds 0-2
             # (10 min, one core) fd through the code model 36.0 against 42.7, through the prior 68.6 against 80.5,
             # the check classifier's 4.15 and 8.91 against 4.83 and 11.4 (README, The learning rate)
-            return {**encoder_image_defaults(channels), "optim": {"lr": 1.6e-3}, "model_args": {"perceptual": 1.0}}
+            return {**encoder_image_defaults(channels, lr=1.6e-3), "model_args": {"perceptual": 1.0}}
         # λ = 60 on the mean of 2-D data (= 30 on the summed L1 it was measured as): the sharper reconstruction
         # lifted a ring8 seed from 89% to 99.8% high quality
         return {**ENCODER_VECTOR_DEFAULTS, "model_args": {"lam": 60.0}}

@@ -292,8 +292,8 @@ CODE_DIMS_PER_CHANNEL = 16
 ENCODER_IMAGE_LR = 8e-4
 
 
-def encoder_image_defaults(channels: int) -> dict[str, Any]:
-    return {"optim": {"lr": ENCODER_IMAGE_LR}, "net": {"latent_dim": CODE_DIMS_PER_CHANNEL * channels}}
+def encoder_image_defaults(channels: int, lr: float = ENCODER_IMAGE_LR) -> dict[str, Any]:
+    return {"optim": {"lr": lr}, "net": {"latent_dim": CODE_DIMS_PER_CHANNEL * channels}}
 
 
 ENCODER_SAMPLERS = ("gmm", "gaussian", "codegan", "flow", "twostage", "diffusion", "dae", "prior")
