@@ -39,7 +39,8 @@ IMAGE_MODELS = ("gan", "ae", "aegan", "vae", "aae", "vaegan", "alphagan")
 # The images suite's wall time per run and data sets per budget. paper: the images issue's protocol, 10 minutes a run on
 # both data sets (42 runs of the default line-up over 3 seeds: 3.5 hours on 2 cores at --jobs 2). small: the
 # fashion-mnist comparison the published tables' reproduction asks for, well under an hour on 2 cores (21 runs of 2
-# minutes, two at a time, with their scoring; at 3 minutes the suite took 48 min 29 s; README, Benchmarks).
+# minutes, two at a time, with their scoring; at 3 minutes the suite took 48 min 29 s; README, Benchmarks, "How long
+# each suite takes").
 IMAGE_MINUTES = {"small": 2.0, "paper": 10.0}
 IMAGE_DATA = {"small": ("fashion-mnist",), "paper": ("fashion-mnist", "stacked-fashion-mnist")}
 

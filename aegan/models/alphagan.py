@@ -73,8 +73,8 @@ class AlphaGAN(Model):
     nonnegative = ("perceptual",)
     # D at a quarter of G's width on stacked data (8 of the default 32 base channels; Metz et al.'s hard setting): at 10
     # minutes, 3 seeds, 994 triples and kl_modes 0.17 through the gmm code model against 989 and 0.27 with D = G,
-    # the gan's 991 and 0.27 (README, Benchmarks). On fashion-mnist the narrow D did worse (code-model fd 29.2
-    # against 22.6, recall 0.44 against 0.53), so other images keep D = G.
+    # the gan's 991 and 0.27 (at Adam 2e-4; benchmarks/README.md, The earlier image line-ups). On fashion-mnist the
+    # narrow D did worse (code-model fd 29.2 against 22.6, recall 0.44 against 0.53), so other images keep D = G.
     stacked_d_ratio = 0.25
 
     def __init__(self, shape: tuple[int, ...], cfg: Config) -> None:
