@@ -292,8 +292,9 @@ CODE_DIMS_PER_CHANNEL = 16
 ENCODER_IMAGE_LR = 8e-4
 
 
-def encoder_image_defaults(channels: int, lr: float = ENCODER_IMAGE_LR) -> dict[str, Any]:
-    return {"optim": {"lr": lr}, "net": {"latent_dim": CODE_DIMS_PER_CHANNEL * channels}}
+def encoder_image_defaults(channels: int, lr: float = ENCODER_IMAGE_LR,
+                           code_dims: int = CODE_DIMS_PER_CHANNEL) -> dict[str, Any]:
+    return {"optim": {"lr": lr}, "net": {"latent_dim": code_dims * channels}}
 
 
 ENCODER_SAMPLERS = ("gmm", "gaussian", "codegan", "flow", "twostage", "diffusion", "dae", "prior")
