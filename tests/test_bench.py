@@ -92,7 +92,9 @@ def test_mean_sd_table_groups_and_leaves_missing_keys_empty():
     assert "| aae | d | prior | 1 | 30 ± 0 | — |" in table
 
 
-def test_images_suite_scores_each_run_through_its_prior_and_its_code_model(tmp_path, capsys):
+def test_images_suite_scores_each_run_through_its_prior_and_its_code_model(tmp_path, capsys, monkeypatch):
+    import importlib
+
     from aegan.bench import run_bench
 
     rows = run_bench("images", models=["gan", "aae"], seeds=1, out=tmp_path / "b", data=("digits",),
@@ -104,8 +106,18 @@ def test_images_suite_scores_each_run_through_its_prior_and_its_code_model(tmp_p
     table = (tmp_path / "b" / "results.md").read_text()
     assert "| aae | digits | code model: gmm | 1 |" in table and "fd_recon" in table
     assert (tmp_path / "b" / "report.html").is_file()
-    again = run_bench("images", models=["aae"], seeds=1, out=tmp_path / "b", data=("digits",), minutes=0.03, n=200)
+    def no_scoring(*_a, **_k):
+        raise AssertionError("a finished run with the same score key was scored again")
+
+    with monkeypatch.context() as m:
+        m.setattr(importlib.import_module("aegan.evaluate"), "evaluate", no_scoring)
+        again = run_bench("images", models=["aae"], seeds=1, out=tmp_path / "b", data=("digits",), minutes=0.03,
+                          n=200)
     assert [r["steps"] for r in again] == [by[("aae", "gmm")]["steps"]] * 2  # finished runs are reused
+    assert [r["fd"] for r in again] == [by[("aae", s)]["fd"] for s in ("prior", "gmm")]  # and their scores too
+    assert "scores reused" in capsys.readouterr().out
+    other = run_bench("images", models=["aae"], seeds=1, out=tmp_path / "b", data=("digits",), minutes=0.03, n=150)
+    assert [r["n_samples"] for r in other] == [150, 150]  # other samples: scored again
     stored = json.loads((tmp_path / "b" / "results.json").read_text())["rows"]  # the gan's stay, the aae's replaced
     assert sorted((r["variant"], r["sampler"]) for r in stored) == [("aae", "gmm"), ("aae", "prior"), ("gan", "prior")]
     assert "| gan | digits | prior | 1 |" in (tmp_path / "b" / "results.md").read_text()

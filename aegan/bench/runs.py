@@ -1,7 +1,9 @@
-"""A suite's runs: trained once into their folder and reused when finished, so an interrupted suite continues."""
+"""A suite's runs: trained once into their folder and reused when finished, and their scores reused while nothing
+they depend on changed, so an interrupted suite continues."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -61,3 +63,36 @@ def run_train_seconds(folder: Path) -> float:
     """Training wall time of a run, from the last record of its metrics.jsonl (start-up and scoring excluded)."""
     lines = (folder / "metrics.jsonl").read_text().splitlines() if (folder / "metrics.jsonl").is_file() else []
     return float(json.loads(lines[-1])["time_s"]) if lines else 0.0
+
+
+# what turns a checkpoint into scores, relative to the aegan package: any change here scores a run again
+SCORING_CODE = ("evaluate.py", "metrics", "samplers", "bench/suites.py")
+
+
+def score_key(run: Any, n: int, seed: int, check: bool) -> dict[str, Any]:
+    """What a run's scores depend on: its checkpoint's weights (the SHA-256 its checkpoint record keeps), the samples
+    scored (n, seed), aegan's scoring code and, on image data, the weights of the judges (the evaluator, and the check
+    classifier with `check`). A suite stores the key in each row (`scored`) and, meeting the same key again, reuses
+    the rows instead of scoring the run anew: scoring an encoder model's image run takes minutes."""
+    import aegan
+    from aegan.metrics import evaluator
+
+    record = run.path / "checkpoints" / f"step_{run.step:07d}.json"
+    code = hashlib.blake2b(digest_size=16)
+    root = Path(aegan.__file__).parent
+    for part in SCORING_CODE:
+        for f in sorted((root / part).rglob("*.py")) if (root / part).is_dir() else [root / part]:
+            code.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    key = {"checkpoint": json.loads(record.read_text())["sha256"], "n": n, "seed": seed, "code": code.hexdigest()}
+    ds = run.data()
+    if ds.kind == "image":
+        for role in ("evaluator", "check") if check else ("evaluator",):
+            key[role] = evaluator.digest(*evaluator.for_data(ds, role=role).net.state_dict().values())
+    return key
+
+
+def reused_scores(previous: list[dict[str, Any]], key: dict[str, Any], samplers: list[str]) -> list[dict[str, Any]]:
+    """The rows of `previous` scored with `key`, one per sampler of `samplers` in their order; [] unless every
+    sampler has one."""
+    rows = {r.get("sampler"): r for r in previous if r.get("scored") == key}
+    return [rows[s] for s in samplers] if all(s in rows for s in samplers) else []

@@ -1,7 +1,9 @@
 """The suites of `aegan bench`: what each trains, how it scores, and the loop that runs them over seeds.
 
-Every run lives in DIR/<variant>[-d4]-<data>-s<seed>/; a run already finished there is scored again, not retrained,
-so an interrupted suite continues where it stopped. Each scored (run, sampler) is one row of DIR/results.json.
+Every run lives in DIR/<variant>[-d4]-<data>-s<seed>/; a run already finished there is not trained again, and its rows
+in DIR/results.json are reused while their score key (aegan.bench.runs.score_key: the checkpoint, the samples, the
+scoring code, the judges) is the same, so an interrupted suite continues where it stopped. Each scored (run, sampler)
+is one row of DIR/results.json.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from aegan.bench.results import stored_rows, write_results
-from aegan.bench.runs import budget_done, finished_or_trained, run_train_seconds
+from aegan.bench.runs import budget_done, finished_or_trained, reused_scores, run_train_seconds, score_key
 from aegan.bench.speed import RACE_MINUTES
 from aegan.bench.variants import (
     SEEDS,
@@ -169,7 +171,10 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int | None = N
     # the other suites train every model at its presets (α-GAN's D = G/4 on stacked data among them): rows written
     # before this label was "preset" said D=G there
     stored = [r if s.pins_d else {**r, "setting": "preset"} for r in stored_rows(out)]
-    kept = [r for r in stored if (r.get("variant"), r.get("setting", "D=G"), r.get("data"), r.get("seed")) not in mine]
+    previous: dict[tuple[Any, ...], list[dict[str, Any]]] = {}  # each task's stored rows, reused if still valid
+    for r in stored:
+        previous.setdefault((r.get("variant"), r.get("setting", "D=G"), r.get("data"), r.get("seed")), []).append(r)
+    kept = [r for key, rs in previous.items() if key not in mine for r in rs]
     rows: list[dict[str, Any]] = []
     minutes = minutes or (s.minutes[budget] if s.minutes else None)
 
@@ -178,7 +183,7 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int | None = N
         write_results(out, s, kept + rows, budget=budget, figures=False)
 
     one = {"images": _image_run, "speed": _speed_run}.get(suite, _mode_run)
-    args = [(out, n, minutes, *t) for t in tasks]
+    args = [(out, n, minutes, *t, previous.get((t[0], t[2], t[3], t[4]), [])) for t in tasks]
     if jobs <= 1:
         for a in args:
             record(one(*a))
@@ -199,9 +204,10 @@ def run_folder(out: Path, name: str, setting: str, dataset: str, seed: int) -> P
 
 
 def _mode_run(out: Path, n: int, _minutes: None, name: str, model: str, setting: str, dataset: str, seed: int,
-              settings: dict[str, Any], steps: int | None) -> list[dict[str, Any]]:
+              settings: dict[str, Any], steps: int | None, previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One run of a mode suite, trained to its steps (or reused when finished) and scored through its prior and,
-    for the encoder models, its default code model."""
+    for the encoder models, its default code model (or those scores reused from `previous`, the rows stored for it,
+    while their key holds)."""
     from aegan.data.toy import VEEGAN_1200_RADIUS
     from aegan.evaluate import evaluate
     from aegan.loop.configure import make_config
@@ -220,8 +226,14 @@ def _mode_run(out: Path, n: int, _minutes: None, name: str, model: str, setting:
     run = finished_or_trained(folder, done, model, dataset, steps=wanted, seed=seed, overrides=overrides)
     common = {"variant": name, "model": model, "setting": setting, "data": dataset, "seed": seed, "run": folder.name,
               "steps": run.step, "train_s": round(run_train_seconds(folder) or time.perf_counter() - t0, 1)}
+    samplers = list(dict.fromkeys(("prior", run.default_sampler)))  # the encoder models through both
+    key = score_key(run, n, seed, check=not vector)
+    if rows := reused_scores(previous, key, samplers):
+        print(f"{name:>12} {setting:>6} {dataset:>22} seed {seed}: scores reused (same checkpoint, samples, scoring)",
+              flush=True)
+        return [{**r, **common} for r in rows]
     rows = []
-    for sampler in dict.fromkeys(("prior", run.default_sampler)):  # the encoder models through both
+    for sampler in samplers:
         scores = evaluate(run, n=n, sampler=sampler, seed=seed, check=not vector)
         if vector:  # the same samples again, for the histogram over the modes (eval.json keeps to numbers)
             x = run.sample(n, sampler=sampler, seed=seed)
@@ -230,7 +242,7 @@ def _mode_run(out: Path, n: int, _minutes: None, name: str, model: str, setting:
                 veegan = mode_stats(x, *run.modes, radius=VEEGAN_1200_RADIUS)
                 scores.update(modes_10std=veegan["modes_covered"],
                               high_quality_10std=veegan["high_quality_fraction"])
-        rows.append({**common, **scores})
+        rows.append({**common, **scores, "scored": key})
         print(f"{name:>12} {setting:>6} {dataset:>22} seed {seed} {sampler:>8}: {scores['modes_covered']}/"
               f"{scores['modes_total']} modes, kl {scores['kl_modes']:.4f}"
               + (f", {scores['high_quality_fraction']:.1%} high quality" if vector else f", fd {scores['fd']:.1f}")
@@ -239,7 +251,7 @@ def _mode_run(out: Path, n: int, _minutes: None, name: str, model: str, setting:
 
 
 def _speed_run(out: Path, n: int, minutes: float, name: str, model: str, setting: str, dataset: str, seed: int,
-               settings: dict[str, Any], steps: int | None) -> list[dict[str, Any]]:
+               settings: dict[str, Any], steps: int | None, _previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One model of the speed suite on one data set: its step time, FLOPs and efficiency; on grid25 also the time
     to cover every mode, through the prior and (encoder models) the gmm code model; on fashion-mnist, for the vae
     and the aae, the race against pythae to the same held-out reconstruction error (`minutes` each)."""
@@ -270,18 +282,24 @@ def _speed_run(out: Path, n: int, minutes: float, name: str, model: str, setting
 
 
 def _image_run(out: Path, n: int, minutes: float, name: str, model: str, setting: str, dataset: str, seed: int,
-               settings: dict[str, Any], _steps: int | None) -> list[dict[str, Any]]:
-    """One run of the images suite, trained for `minutes` (or reused when finished) and scored: a row per sampler."""
+               settings: dict[str, Any], _steps: int | None, previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One run of the images suite, trained for `minutes` (or reused when finished) and scored, or its scores reused
+    from `previous` while their key holds: a row per sampler."""
     from aegan.evaluate import evaluate
 
     folder = run_folder(out, name, setting, dataset, seed)
     run = finished_or_trained(folder, budget_done, model, dataset, minutes=minutes, seed=seed, overrides=settings)
     common = {"variant": name, "model": model, "setting": setting, "data": dataset, "seed": seed, "run": folder.name,
               "steps": run.step, "train_s": round(run_train_seconds(folder), 1)}
+    samplers = list(dict.fromkeys(("prior", run.default_sampler)))  # prior first: eval.json keeps the default's
+    key = score_key(run, n, seed, check=True)
+    if rows := reused_scores(previous, key, samplers):
+        print(f"{name:>10} {dataset:>22} seed {seed}: scores reused (same checkpoint, samples, scoring)", flush=True)
+        return [{**r, **common} for r in rows]
     rows = []
-    for sampler in dict.fromkeys(("prior", run.default_sampler)):  # prior first: eval.json keeps the default's
+    for sampler in samplers:
         scores = evaluate(run, n=n, sampler=sampler, seed=seed, check=True)
-        rows.append({**common, **scores})
+        rows.append({**common, **scores, "scored": key})
         print(f"{name:>10} {dataset:>22} seed {seed} {sampler:>8}: fd {scores.get('fd', 0):.1f}, "
               f"recall {scores.get('recall', 0):.3f}, coverage {scores.get('coverage', 0):.3f}, "
               f"kl_modes {scores.get('kl_modes', 0):.3f}, {run.step} steps", flush=True)
