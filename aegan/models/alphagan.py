@@ -91,10 +91,11 @@ class AlphaGAN(Model):
             # λ = 30 on images: at 10 minutes on fashion-mnist the code model's fd 26.1 and recall 0.54 against 29.6
             # and 0.45 at λ = 10, the prior's fd level (41.9 / 41.6); λ = 100 sharper through the code model (fd
             # 20.0) but worse through the prior (50.5); benchmarks/README.md, Image presets: the measurements
-            # A 24-D code per channel: in the images suite at 10 minutes on fashion-mnist (3 seeds, Adam 8e-4) the
-            # code model's fd 19.8 -> 17.4, recall 0.51 -> 0.58, the prior's fd 31.8 -> 34.6 (level with the gan's
-            # 33.8); 32 dimensions worse on both roads (README, Image presets)
-            return {**encoder_image_defaults(channels, code_dims=24), "model_args": {"lam": 30.0}}
+            # The encoder models' 16-D code per channel. A 24-D code was the preset for a few hours of 2026-12-05: it
+            # helped the code model in the images suite on one machine (fd 17.4 against 19.8, 3 seeds, 4,600 steps)
+            # but not on a faster one (2 seeds, 6,800 steps: 17.8 against 16.2) nor at three times the budget (2
+            # seeds: 15.2 against 12.6), and its prior road was level or worse (README, Image presets)
+            return {**encoder_image_defaults(channels), "model_args": {"lam": 30.0}}
         # four updates a step; λ = 60 on the mean of 2-D data (= 30 on the summed L1 it was measured as): the sharper
         # reconstruction lifted ring8 seeds from 90% to 96–99%
         return {**ENCODER_VECTOR_DEFAULTS, "steps": 3500, "model_args": {"lam": 60.0}}

@@ -282,8 +282,8 @@ ENCODER_VECTOR_DEFAULTS: dict[str, Any] = {
 # Settings shared by the encoder models on images: a 16-D code per image channel. Measured on fashion-mnist (4 min on
 # one core, width 32): α-GAN through its prior fd 100 at latent 16 against 330–670 at latent 64, where a
 # deterministic encoder cannot fill a 64-D Gaussian and the prior road fails; on stacked-fashion-mnist (three images
-# as channels) 48 dimensions (README, Image presets). A model may pass its own `code_dims` to encoder_image_defaults:
-# α-GAN takes 24, measured at Adam 8e-4 (aegan.models.alphagan).
+# as channels) 48 dimensions (README, Image presets); at Adam 8e-4 α-GAN's 24-D code was no better
+# (aegan.models.alphagan).
 CODE_DIMS_PER_CHANNEL = 16
 # Adam's rate on images for the encoder models (the gan and the aae have their own, in their modules): four times
 # DCGAN's 2e-4 (OptimConfig's default, which the gan keeps on vectors). On fashion-mnist at 10 minutes on one core,
@@ -293,9 +293,8 @@ CODE_DIMS_PER_CHANNEL = 16
 ENCODER_IMAGE_LR = 8e-4
 
 
-def encoder_image_defaults(channels: int, lr: float = ENCODER_IMAGE_LR,
-                           code_dims: int = CODE_DIMS_PER_CHANNEL) -> dict[str, Any]:
-    return {"optim": {"lr": lr}, "net": {"latent_dim": code_dims * channels}}
+def encoder_image_defaults(channels: int, lr: float = ENCODER_IMAGE_LR) -> dict[str, Any]:
+    return {"optim": {"lr": lr}, "net": {"latent_dim": CODE_DIMS_PER_CHANNEL * channels}}
 
 
 ENCODER_SAMPLERS = ("gmm", "gaussian", "codegan", "flow", "twostage", "diffusion", "dae", "prior")
