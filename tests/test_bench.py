@@ -106,6 +106,7 @@ def test_images_suite_scores_each_run_through_its_prior_and_its_code_model(tmp_p
     table = (tmp_path / "b" / "results.md").read_text()
     assert "| aae | digits | code model: gmm | 1 |" in table and "fd_recon" in table
     assert (tmp_path / "b" / "report.html").is_file()
+
     def no_scoring(*_a, **_k):
         raise AssertionError("a finished run with the same score key was scored again")
 

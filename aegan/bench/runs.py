@@ -3,6 +3,7 @@ they depend on changed, so an interrupted suite continues."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -74,21 +75,28 @@ def score_key(run: Any, n: int, seed: int, check: bool) -> dict[str, Any]:
     scored (n, seed), aegan's scoring code and, on image data, the weights of the judges (the evaluator, and the check
     classifier with `check`). A suite stores the key in each row (`scored`) and, meeting the same key again, reuses
     the rows instead of scoring the run anew: scoring an encoder model's image run takes minutes."""
-    import aegan
     from aegan.metrics import evaluator
 
     record = run.path / "checkpoints" / f"step_{run.step:07d}.json"
-    code = hashlib.blake2b(digest_size=16)
-    root = Path(aegan.__file__).parent
-    for part in SCORING_CODE:
-        for f in sorted((root / part).rglob("*.py")) if (root / part).is_dir() else [root / part]:
-            code.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
-    key = {"checkpoint": json.loads(record.read_text())["sha256"], "n": n, "seed": seed, "code": code.hexdigest()}
+    key = {"checkpoint": json.loads(record.read_text())["sha256"], "n": n, "seed": seed, "code": scoring_code_digest()}
     ds = run.data()
     if ds.kind == "image":
         for role in ("evaluator", "check") if check else ("evaluator",):
             key[role] = evaluator.digest(*evaluator.for_data(ds, role=role).net.state_dict().values())
     return key
+
+
+@functools.cache
+def scoring_code_digest() -> str:
+    """BLAKE2b of the SCORING_CODE files as this process imported them, read once per process."""
+    import aegan
+
+    code = hashlib.blake2b(digest_size=16)
+    root = Path(aegan.__file__).parent
+    for part in SCORING_CODE:
+        for f in sorted((root / part).rglob("*.py")) if (root / part).is_dir() else [root / part]:
+            code.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    return code.hexdigest()
 
 
 def reused_scores(previous: list[dict[str, Any]], key: dict[str, Any], samplers: list[str]) -> list[dict[str, Any]]:

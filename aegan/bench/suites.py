@@ -167,7 +167,10 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int | None = N
                **(SETTINGS[setting] if s.pins_d else {}), **overrides}, n_steps)
              for name, model, overrides, n_steps in chosen for setting in settings for dataset in data
              for seed in range(seeds)]
-    mine = {(t[0], t[2], t[3], t[4]) for t in tasks}
+    def task_key(t: tuple[Any, ...]) -> tuple[Any, ...]:  # (variant, setting, data, seed)
+        return t[0], t[2], t[3], t[4]
+
+    mine = {task_key(t) for t in tasks}
     # the other suites train every model at its presets (α-GAN's D = G/4 on stacked data among them): rows written
     # before this label was "preset" said D=G there
     stored = [r if s.pins_d else {**r, "setting": "preset"} for r in stored_rows(out)]
@@ -183,7 +186,7 @@ def run_bench(suite: str, models: list[str] | None = None, seeds: int | None = N
         write_results(out, s, kept + rows, budget=budget, figures=False)
 
     one = {"images": _image_run, "speed": _speed_run}.get(suite, _mode_run)
-    args = [(out, n, minutes, *t, previous.get((t[0], t[2], t[3], t[4]), [])) for t in tasks]
+    args = [(out, n, minutes, *t, previous.get(task_key(t), [])) for t in tasks]
     if jobs <= 1:
         for a in args:
             record(one(*a))
