@@ -121,6 +121,14 @@ def test_the_aae_image_preset_turns_the_perceptual_term_on():
     assert make_config("alphagan", "digits")[0].model_args.get("perceptual", 0.0) == 0.0
 
 
+def test_the_veegan_image_preset_draws_the_reconstructors_codes_with_unit_noise():
+    assert make_config("veegan", "digits")[0].model_args["noise"] == 1.0  # on images D beat a point mass F(x)
+    assert make_config("veegan", "stacked-digits")[0].model_args["noise"] == 1.0
+    assert make_config("veegan", "ring8")[0].model_args.get("noise", 0.0) == 0.0  # vectors as they were
+    assert make_config("bigan", "digits")[0].model_args.get("noise", 0.0) == 0.0  # bigan keeps its own
+    assert make_config("veegan", "digits", overrides=["model_args.noise=0"])[0].model_args["noise"] == 0.0  # user wins
+
+
 def test_config_file_cannot_contradict_the_command(tmp_path):
     (tmp_path / "c.yaml").write_text("model: vae\n")
     with pytest.raises(ConfigError, match="config file says model"):
