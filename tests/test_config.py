@@ -105,7 +105,7 @@ def test_net_c_width_sets_the_code_discriminators_hidden_units(model):
 
 @pytest.mark.parametrize("model", models.MODELS)
 def test_every_model_trains_images_at_its_measured_rate_and_keeps_its_vector_rate(model, tmp_path):
-    image_lr = 1.6e-3 if model in ("gan", "aae") else 8e-4  # each its best measured (README, The learning rate)
+    image_lr = 1.6e-3 if model in ("gan", "aae", "aegan") else 8e-4  # each its best measured (README)
     assert make_config(model, "digits")[0].optim.lr == pytest.approx(image_lr)
     assert make_config(model, "stacked-digits")[0].optim.lr == pytest.approx(image_lr)
     vector_lr = make_config(model, "ring8")[0].optim.lr
