@@ -224,9 +224,7 @@ def sample_scores(ds: Dataset, x: torch.Tensor, seed: int = 0,
     """
     if len(x) < MIN_IMAGE_SAMPLES:
         raise AeganError(f"scoring samples needs at least {MIN_IMAGE_SAMPLES} of them, got {len(x)}: raise --n")
-    g = torch.Generator().manual_seed(REFERENCE_SEED)
-    n_ref = min(len(ds.train), max(len(x), 1000))
-    real = ds.train[torch.randperm(len(ds.train), generator=g)[:n_ref]].float()
+    real = reference_images(ds, len(x))
     scores: dict[str, Any] = {}
     if features is not None and ds.kind != "image":
         raise AeganError("--features applies to image data; vectors are scored on themselves")
@@ -265,6 +263,13 @@ def sample_scores(ds: Dataset, x: torch.Tensor, seed: int = 0,
             say(f"aegan: note: {w.message}")
     scores.update(metrics.ndb(real.flatten(1), x.flatten(1), k=NDB_BINS, seed=seed))
     return scores
+
+
+def reference_images(ds: Dataset, n: int) -> torch.Tensor:
+    """The real images n samples are scored against: a fixed random subset (REFERENCE_SEED) of ds's training split,
+    as large as n, at least 1,000 examples, at most the whole split; float, on the model's scale."""
+    g = torch.Generator().manual_seed(REFERENCE_SEED)
+    return ds.train[torch.randperm(len(ds.train), generator=g)[:min(len(ds.train), max(n, 1000))]].float()
 
 
 def mode_weights(ds: Dataset) -> torch.Tensor:

@@ -9,7 +9,7 @@ large ball. Two samplers can then have the same recall for different reasons: sa
 outlying samples with wide balls. For 10,000 samples (the evaluator's draws, `aegan eval`'s seed) and as many training
 images (the evaluator's reference), in the evaluator's features, this prints:
 
-- precision, recall, coverage, as `aegan eval` computes them;
+- precision and recall, as `aegan eval` computes them;
 - recall_precise: recall counting only the samples inside the data's manifold (those that make precision);
 - recall_trimmed: recall without the tenth of the samples with the largest balls;
 - radius2_fake, radius2_real: the median squared distance to the third nearest neighbour within the samples and
@@ -43,27 +43,26 @@ def recall_parts(real: torch.Tensor, fake: torch.Tensor, k: int = K, trim: float
     real, fake = (real - centre).double(), (fake - centre).double()
     r_real, r_fake = knn_sq_radii(real, k), knn_sq_radii(fake, k)
     fake_sq = (fake * fake).sum(1)
-    precise = torch.zeros(len(fake), dtype=torch.bool)  # sample inside some real ball
     blocks = list(row_blocks(len(real), len(fake)))
+    precise = torch.zeros(len(fake), dtype=torch.bool)  # sample inside some real ball: needs every real block first
     for a, b in blocks:
         precise |= (sq_dists(real[a:b], fake, fake_sq) < r_real[a:b, None]).any(0)
-    keep = r_fake <= torch.quantile(r_fake, 1 - trim)
-
-    def recall(mask: torch.Tensor) -> float:
-        covered = torch.zeros(len(real), dtype=torch.bool)
-        for a, b in blocks:
-            covered[a:b] = ((sq_dists(real[a:b], fake, fake_sq) < r_fake[None, :]) & mask[None, :]).any(1)
-        return float(covered.double().mean())
-
-    return {"precision": float(precise.double().mean()), "recall": recall(torch.ones_like(precise)),
-            "recall_precise": recall(precise), "recall_trimmed": recall(keep),
+    masks = {"recall": torch.ones_like(precise), "recall_precise": precise,
+             "recall_trimmed": r_fake <= torch.quantile(r_fake, 1 - trim)}
+    covered = {name: torch.zeros(len(real), dtype=torch.bool) for name in masks}
+    for a, b in blocks:  # one more pass over the distances for the three recalls
+        inside = sq_dists(real[a:b], fake, fake_sq) < r_fake[None, :]  # real i in sample j's ball
+        for name, mask in masks.items():
+            covered[name][a:b] = (inside & mask[None, :]).any(1)
+    return {"precision": float(precise.double().mean()),
+            **{name: float(c.double().mean()) for name, c in covered.items()},
             "radius2_fake": float(r_fake.median()), "radius2_real": float(r_real.median())}
 
 
 def measure(folder: str, sampler: str | None, n: int) -> dict[str, Any]:
     import aegan
     from aegan.errors import AeganError
-    from aegan.evaluate import REFERENCE_SEED, reconstruct
+    from aegan.evaluate import reconstruct, reference_images
     from aegan.metrics import evaluator as evaluator_lib
 
     run = aegan.load(folder)
@@ -72,10 +71,8 @@ def measure(folder: str, sampler: str | None, n: int) -> dict[str, Any]:
         raise AeganError(f"{folder} was trained on vectors; recall here is read in the evaluator's image features")
     sampler = sampler or run.default_sampler
     x = run.sample_model(n, sampler, seed=0)  # aegan eval's draws at its default seed
-    g = torch.Generator().manual_seed(REFERENCE_SEED)
-    real = ds.train[torch.randperm(len(ds.train), generator=g)[:min(len(ds.train), max(n, 1000))]].float()
     ev = evaluator_lib.for_data(ds, lambda m: None)
-    f_real = ev.features(real, remember=True)
+    f_real = ev.features(reference_images(ds, n), remember=True)
     row: dict[str, Any] = {"run": Path(folder).name, "model": run.config.model, "step": run.step, "sampler": sampler,
                            **recall_parts(f_real, ev.features(x))}
     if run.model.has_encoder and len(ds.test):
