@@ -121,6 +121,13 @@ def test_the_aae_image_preset_turns_the_perceptual_term_on():
     assert make_config("alphagan", "digits")[0].model_args.get("perceptual", 0.0) == 0.0
 
 
+def test_alphagans_image_preset_weighs_the_reconstruction_100_and_its_vector_preset_60():
+    assert make_config("alphagan", "digits")[0].model_args["lam"] == 100.0  # measured against 30 over 3 seeds
+    assert make_config("alphagan", "stacked-digits")[0].model_args["lam"] == 100.0
+    assert make_config("alphagan", "ring8")[0].model_args["lam"] == 60.0  # vectors as they were
+    assert make_config("alphagan", "digits", overrides=["model_args.lam=30"])[0].model_args["lam"] == 30.0  # user wins
+
+
 def test_the_veegan_image_preset_draws_the_reconstructors_codes_with_unit_noise():
     assert make_config("veegan", "digits")[0].model_args["noise"] == 1.0  # on images D beat a point mass F(x)
     assert make_config("veegan", "stacked-digits")[0].model_args["noise"] == 1.0
