@@ -74,7 +74,7 @@ class AEGAN(Model):
             # fashion-mnist, 4 min); at 50: MSE 0.22, fd_recon 53 (the ae's: 63), fd through the code model 59.
             # Adam 1.6e-3, the gan's rate: at 10 minutes, seeds 0 and 1 each beside 8e-4, the code model's fd 35.8 and
             # 32.5 against 38.6 and 41.6, fd_check 5.33 and 5.37 against 6.40 and 6.38, recall and fd_recon better too
-            # (README, Image presets, The learning rate)
+            # (benchmarks/README.md, aegan and vaegan at the gan's rate)
             return {**encoder_image_defaults(channels, lr=1.6e-3), "model_args": {"lam": 50.0}}
         # λ = 20 on the mean of 2-D data: the λ = 10 on the summed L1 this preset had before the mean (DESIGN §1)
         return {**ENCODER_VECTOR_DEFAULTS, "model_args": {"lam": 20.0}}

@@ -89,7 +89,9 @@ class VEEGAN(Model):
         prior (fd_check 136), recall 0.00, coverage 0.05; with σ = 1 fd 51.7 (fd_check 11.0), recall 0.59, coverage
         0.53. Adam 2e-4 or 1.6e-3 and the nonsaturating form were no better on both judges (README, Image presets)."""
         preset = BiGAN.defaults(kind, channels)
-        return preset if kind == "vector" else {**preset, "model_args": {"noise": 1.0}}
+        if kind == "vector":
+            return preset
+        return {**preset, "model_args": {**preset.get("model_args", {}), "noise": 1.0}}  # bigan's own kept
 
     def phases(self) -> list[Phase]:
         return [Phase("D", ("D",), self.loss_D), Phase("GF", ("G", "F"), self.loss_GF)]
