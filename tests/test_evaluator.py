@@ -374,6 +374,11 @@ def test_monitor_logs_during_training_and_can_stop_the_run(tmp_path, tiny):
                       overrides={**tiny, "monitor.every": 10, "monitor.probe": 100, "monitor.warn": 0.999,
                                  "monitor.stop": True, "monitor.patience": 2})
     assert run.step == 20
+    # the ae's prior is never trained (its codes are not drawn towards N(0, I)): no checks, so no false warnings
+    aegan.train("ae", data="grid25", steps=20, out=tmp_path / "ae",
+                overrides={**tiny, "monitor.every": 10, "monitor.probe": 100, "monitor.warn": 0.999})
+    records = [json.loads(line) for line in (tmp_path / "ae" / "metrics.jsonl").read_text().splitlines()]
+    assert records and not any("monitor/diversity" in r for r in records)
 
 
 def test_eval_samples_on_vectors(tmp_path):

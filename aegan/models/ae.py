@@ -45,6 +45,7 @@ class AE(Model):
     name = "ae"
     paper = "Hinton & Salakhutdinov 2006, Reducing the Dimensionality of Data with Neural Networks, Science 313"
     samplers = ENCODER_SAMPLERS
+    prior_trained = False  # nothing draws E(x) towards N(0, I): `prior` decodes codes G was never trained on
     args = {
         "recon": "l1",  # err of the per-element mean reconstruction: l1 | mse | bce
         "perceptual": 0.0,  # W, weight of the perceptual term mean ‖φ(x) − φ(x̂)‖²; 0 = off; images only

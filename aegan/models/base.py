@@ -46,6 +46,7 @@ class Model(nn.Module):
     paper: ClassVar[str]
     samplers: ClassVar[tuple[str, ...]] = ("prior",)  # the first is the default for sample and eval
     has_D: ClassVar[bool] = False  # has a data discriminator, so the tricks.* switches apply
+    prior_trained: ClassVar[bool] = True  # training shapes G(z) for prior draws z (false: the ae's unregularized codes)
     args: ClassVar[dict[str, Any]] = {}  # model_args fields with their defaults (their types are checked)
     choices: ClassVar[dict[str, Collection[str]]] = {}  # model_args with a fixed set of values -> the valid ones
     positive: ClassVar[tuple[str, ...]] = ()  # numeric model_args that must be > 0 (a std; a weight a loss needs)
