@@ -360,7 +360,7 @@ def test_encoder_run_eval_json_has_the_fd_of_its_reconstructions(digits, digits_
     assert encoder_scores(run, test, seed=0)["fd_recon"] == pytest.approx(0.0, abs=1e-3)
 
 
-def test_monitor_logs_during_training_and_can_stop_the_run(tmp_path, tiny):
+def test_monitor_logs_during_training_and_can_stop_the_run(tmp_path, tiny, capsys):
     import aegan
 
     run = aegan.train("gan", data="grid25", steps=40, out=tmp_path / "m",
@@ -374,11 +374,18 @@ def test_monitor_logs_during_training_and_can_stop_the_run(tmp_path, tiny):
                       overrides={**tiny, "monitor.every": 10, "monitor.probe": 100, "monitor.warn": 0.999,
                                  "monitor.stop": True, "monitor.patience": 2})
     assert run.step == 20
+    printed = capsys.readouterr()
+    assert "possible mode collapse: " in printed.out + printed.err  # the gan's prior is its only road: not named
     # the ae's prior is never trained (its codes are not drawn towards N(0, I)): no checks, so no false warnings
     aegan.train("ae", data="grid25", steps=20, out=tmp_path / "ae",
                 overrides={**tiny, "monitor.every": 10, "monitor.probe": 100, "monitor.warn": 0.999})
     records = [json.loads(line) for line in (tmp_path / "ae" / "metrics.jsonl").read_text().splitlines()]
     assert records and not any("monitor/diversity" in r for r in records)
+    # an encoder model samples through a code model by default: its warnings name the road the probe takes
+    aegan.train("aae", data="grid25", steps=20, out=tmp_path / "aae",
+                overrides={**tiny, "monitor.every": 10, "monitor.probe": 100, "monitor.warn": 0.999})
+    printed = capsys.readouterr()
+    assert "possible mode collapse through the prior" in printed.out + printed.err
 
 
 def test_eval_samples_on_vectors(tmp_path):

@@ -71,8 +71,10 @@ def watch_collapse(loop: Loop, collapse: monitor.CollapseMonitor, record: dict[s
     record.setdefault("time_s", loop.seconds())
     record.update(check.values)
     if check.warning and rank0:
+        # the probe decodes prior draws: name that road where the model samples through a code model by default
+        road = "" if loop.model.samplers[0] == "prior" else " through the prior (code models are fitted after training)"
         loop.bar.set_description_str(f"{loop.cfg.model} on {loop.cfg.data} [collapse?]")
-        loop.bar.write(f"aegan: step {step}: possible mode collapse: {check.warning}")
+        loop.bar.write(f"aegan: step {step}: possible mode collapse{road}: {check.warning}")
     if check.stop and rank0:
         loop.bar.write(f"aegan: stopped at step {step}: {loop.cfg.monitor.patience} collapse warnings in a row "
                        f"(monitor.stop); the run is kept as it is now")
