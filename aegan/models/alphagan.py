@@ -91,8 +91,8 @@ class AlphaGAN(Model):
             # λ = 100 on images: at Adam 8e-4, 10 minutes on fashion-mnist, seeds 0-2 each beside λ = 30, the code
             # model's fd 13.0 against 16.2 (fd_check 2.55 against 3.16, lower in every seed), recall level (0.60),
             # the prior's fd level (23.0 against 22.3). At 2e-4 λ = 100 had cost the prior (50.5 against 41.9), so
-            # λ was 30 until 2026-12-06. In short runs (3,900 steps, one seed) λ = 100 lost on both roads (code model
-            # 26.0 against 23.7, prior 39.2 against 35.4): it gains with the steps (benchmarks/README.md).
+            # λ was 30 until 2026-12-06. In short runs (4,000 steps, seeds 0-2) λ = 100 has no gain: code model level
+            # (21.9 against 22.0), prior worse in every seed (39.5 against 35.9): it gains with the steps.
             # The encoder models' 16-D code per channel. A 24-D code was the preset for a few hours of 2026-12-05: it
             # helped the code model in the images suite on one machine (fd 17.4 against 19.8, 3 seeds, 4,600 steps)
             # but not on a faster one (2 seeds, 6,800 steps: 17.8 against 16.2) nor at three times the budget (2
