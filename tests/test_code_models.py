@@ -273,6 +273,13 @@ def test_rule_prefers_the_cheaper_candidate_within_two_standard_errors_of_the_be
     assert chosen == "gmm" and rows["gmm"]["within_noise"] and rows["flow"]["mmd_gap"] == 0
     chosen, _ = choose({"flow": draws(0.0010), "gmm": draws(0.0014)})  # 4 standard errors above
     assert chosen == "flow"
+    # gaussian and gmm draw at the same cost: within noise of each other, the lower MMD² wins, whichever it is
+    chosen, rows = choose({"gaussian": draws(0.00110), "gmm": draws(0.00095), "flow": draws(0.0010)})
+    assert chosen == "gmm" and rows["gaussian"]["within_noise"]
+    chosen, _ = choose({"gaussian": draws(0.00095), "gmm": draws(0.00110), "flow": draws(0.0010)})
+    assert chosen == "gaussian"
+    chosen, _ = choose({"gaussian": draws(0.0011), "gmm": draws(0.0012), "twostage": draws(0.0010)})
+    assert chosen == "gaussian"  # a decoder pass costs more: the cheap class wins within noise, at its lower MMD²
 
 
 def test_non_finite_samples_are_out_and_likelihoods_are_compared_pairwise():
