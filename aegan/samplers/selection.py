@@ -46,10 +46,11 @@ from aegan.checkpoint import atomic_write_text, read_json_record
 from aegan.errors import AeganError, CheckpointError, ConfigError
 from aegan.samplers.base import CodeDensity
 
-CANDIDATES = ("gaussian", "gmm", "twostage", "flow", "diffusion")  # cheapest to sample first
-# the cost class of a draw: a mixture's (a categorical pick, then one Cholesky product) costs what a Gaussian's does, so
-# between the two the lower MMD² decides; a decoder pass, d transforms, `sample_steps` passes cost more
+# the candidates with the cost class of a draw: a mixture's (a categorical pick, then one Cholesky product) costs what
+# a Gaussian's does, so between the two the lower MMD² decides; a decoder pass, d transforms, `sample_steps` passes
+# cost more
 COST_CLASS = {"gaussian": 0, "gmm": 0, "twostage": 1, "flow": 2, "diffusion": 3}
+CANDIDATES = tuple(COST_CLASS)  # cheapest to sample first
 ENV = "AEGAN_CODE_MODELS"  # comma-separated candidates to fit and compare instead of all of CANDIDATES
 # code_models of the 2-D demo and benchmark runs: on 2-D codes a 50-component mixture is all but exact, and fitting the
 # learned code models would add about 100 s to each run (measured on one core: twostage 20 s, flow 29 s, diffusion
