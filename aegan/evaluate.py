@@ -111,15 +111,23 @@ def encoder_scores(run: Run, x_test: torch.Tensor, seed: int) -> dict[str, float
     """recon_error_test: mean squared error per element of held-out reconstructions, on the model's scale
     (vectors standardized, images in [-1, 1]). fd_recon (image data): the FD, in the evaluator's features, between
     the held-out images and their reconstructions G(E(x)): how sharp the autoencoder is (0 for a perfect one; the
-    blur of an MSE autoencoder raises it). code_kl: KL(q(z) ‖ p(z)) between the aggregate posterior of held-out
-    codes and the prior, by the density-ratio trick (aegan.density_ratio.estimate_kl)."""
+    blur of an MSE autoencoder raises it). precision_recon, recall_recon (image data): precision and recall (k = 3)
+    of those reconstructions against the reference images the samples are scored against (sample_scores), so
+    recall_recon reads on recall's scale: how much of the data the decoder reaches from the data's own codes, what
+    an exact model of the codes would decode to (real held-out images score about 0.87 on fashion-mnist). code_kl:
+    KL(q(z) ‖ p(z)) between the aggregate posterior of held-out codes and the prior, by the density-ratio trick
+    (aegan.density_ratio.estimate_kl)."""
     from aegan.density_ratio import estimate_kl
 
     z_hat, x_rec = reconstruct(run, x_test)
     scores = {"recon_error_test": reconstruction_error(x_rec, x_test)}
     if run.info["kind"] == "image" and len(x_test) >= MIN_IMAGE_SAMPLES:
-        ev = evaluator_lib.for_data(run.data(), say)
-        scores["fd_recon"] = metrics.frechet_distance(ev.features(x_test, remember=True), ev.features(x_rec))
+        ds = run.data()
+        ev = evaluator_lib.for_data(ds, say)
+        f_rec = ev.features(x_rec)
+        scores["fd_recon"] = metrics.frechet_distance(ev.features(x_test, remember=True), f_rec)
+        pr = metrics.precision_recall(ev.features(reference_images(ds, len(x_test)), remember=True), f_rec)
+        scores["precision_recon"], scores["recall_recon"] = pr["precision"], pr["recall"]
     if len(z_hat) >= 100:  # the classifier needs enough held-out codes to train and to score on
         z_prior = run.model.prior(len(z_hat), "cpu", generator=torch.Generator().manual_seed(seed))
         scores["code_kl"] = float(estimate_kl(z_hat, z_prior, seed=seed))

@@ -15,7 +15,7 @@ images (the evaluator's reference), in the evaluator's features, this prints:
 - radius2_fake, radius2_real: the median squared distance to the third nearest neighbour within the samples and
   within the real images (samples closer together than the data are under-dispersed, farther apart over-dispersed);
 - for a run with an encoder, recall_recon and precision_recon: the same metrics for the reconstructions G(E(x)) of the
-  10,000 test images: what an exact model of the codes would decode to.
+  10,000 test images: what an exact model of the codes would decode to (eval.json's keys, aegan.evaluate).
 
 Scoring only: nothing is trained or written. Exit 2 (one line) for a folder that is not a run.
 """
@@ -62,7 +62,7 @@ def recall_parts(real: torch.Tensor, fake: torch.Tensor, k: int = K, trim: float
 def measure(folder: str, sampler: str | None, n: int) -> dict[str, Any]:
     import aegan
     from aegan.errors import AeganError
-    from aegan.evaluate import reconstruct, reference_images
+    from aegan.evaluate import encoder_scores, reference_images
     from aegan.metrics import evaluator as evaluator_lib
 
     run = aegan.load(folder)
@@ -75,10 +75,9 @@ def measure(folder: str, sampler: str | None, n: int) -> dict[str, Any]:
     f_real = ev.features(reference_images(ds, n), remember=True)
     row: dict[str, Any] = {"run": Path(folder).name, "model": run.config.model, "step": run.step, "sampler": sampler,
                            **recall_parts(f_real, ev.features(x))}
-    if run.model.has_encoder and len(ds.test):
-        _, x_rec = reconstruct(run, ds.test[:n].float())
-        rec = recall_parts(f_real, ev.features(x_rec))
-        row.update(precision_recon=rec["precision"], recall_recon=rec["recall"])
+    if run.model.has_encoder and len(ds.test):  # eval.json's keys, computed as `aegan eval` does
+        rec = encoder_scores(run, ds.test[:n].float(), seed=0)
+        row.update(precision_recon=rec["precision_recon"], recall_recon=rec["recall_recon"])
     return row
 
 

@@ -102,9 +102,10 @@ def test_images_suite_scores_each_run_through_its_prior_and_its_code_model(tmp_p
     by = {(r["variant"], r["sampler"]): r for r in rows}
     assert set(by) == {("gan", "prior"), ("aae", "prior"), ("aae", "gmm")}
     assert "fd_recon" not in by[("gan", "prior")] and by[("aae", "gmm")]["fd_recon"] > 0
+    assert "recall_recon" not in by[("gan", "prior")] and 0 <= by[("aae", "gmm")]["recall_recon"] <= 1
     assert all(r["steps"] >= 1 and "fd" in r and "recall" in r and r["fd_check"] > 0 for r in rows)
     table = (tmp_path / "b" / "results.md").read_text()
-    assert "| aae | digits | code model: gmm | 1 |" in table and "fd_recon" in table
+    assert "| aae | digits | code model: gmm | 1 |" in table and "| fd_recon | recall_recon |" in table
     assert (tmp_path / "b" / "report.html").is_file()
 
     def no_scoring(*_a, **_k):

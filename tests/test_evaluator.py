@@ -345,19 +345,31 @@ def test_image_run_eval_json_has_the_image_keys(digits_evaluator, tmp_path, tiny
 
 def test_encoder_run_eval_json_has_the_fd_of_its_reconstructions(digits, digits_evaluator, tmp_path, tiny):
     """fd_recon: FD between held-out images and their reconstructions, in the evaluator's features (known answer:
-    a model whose reconstructions are the originals scores the FD of a set with itself, 0)."""
+    a model whose reconstructions are the originals scores the FD of a set with itself, 0); precision_recon and
+    recall_recon, against the samples' reference images: for that model those of the held-out images themselves, and
+    recall 0 for a decoder that makes one image whatever the code."""
     import aegan
-    from aegan.evaluate import encoder_scores
-    from aegan.metrics import frechet_distance
+    from aegan.evaluate import encoder_scores, reference_images
+    from aegan.metrics import frechet_distance, precision_recall
 
     run = aegan.train("ae", data="digits", steps=4, out=tmp_path / "a", overrides=tiny)
     stored = aegan.evaluate(run, n=200)
     test = digits.test
     x_rec = run.model.generate(run.encode_model(test))
-    want = frechet_distance(digits_evaluator.features(test), digits_evaluator.features(x_rec))
-    assert stored["fd_recon"] == pytest.approx(want, rel=1e-4) and stored["fd_recon"] > 0
+    f_test, f_rec = digits_evaluator.features(test), digits_evaluator.features(x_rec)
+    f_ref = digits_evaluator.features(reference_images(digits, len(test)))  # what samples are scored against
+    assert stored["fd_recon"] == pytest.approx(frechet_distance(f_test, f_rec), rel=1e-4) and stored["fd_recon"] > 0
+    pr = precision_recall(f_ref, f_rec)
+    assert (stored["precision_recon"], stored["recall_recon"]) == pytest.approx((pr["precision"], pr["recall"]))
     run.decode_model = lambda z: test  # a perfect autoencoder on these images
-    assert encoder_scores(run, test, seed=0)["fd_recon"] == pytest.approx(0.0, abs=1e-3)
+    perfect = encoder_scores(run, test, seed=0)
+    assert perfect["fd_recon"] == pytest.approx(0.0, abs=1e-3)
+    real = precision_recall(f_ref, f_test)  # its reconstructions are held-out real images: they score as those do
+    assert (perfect["precision_recon"], perfect["recall_recon"]) == pytest.approx((real["precision"], real["recall"]))
+    assert perfect["recall_recon"] > 0.5
+    run.decode_model = lambda z: test[:1].expand_as(test)  # a collapsed decoder: one image for every code
+    # the k-NN radius among identical copies is 0, so no reference image lies in any reconstruction's ball
+    assert encoder_scores(run, test, seed=0)["recall_recon"] == 0.0
 
 
 def test_monitor_logs_during_training_and_can_stop_the_run(tmp_path, tiny, capsys):

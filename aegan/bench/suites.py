@@ -32,8 +32,8 @@ MODE_KEYS = ("modes_covered", "high_quality_fraction", "kl_modes", "steps", "tra
 SYNTHETIC_KEYS = ("modes_covered", "high_quality_fraction", "kl_modes", "within_mode_spread", "modes_10std",
                   "high_quality_10std", "steps", "train_s")
 IMAGE_KEYS = ("fd", "fd_check", "kid", "precision", "recall", "density", "coverage", "classifier_score",
-              "msssim_samples", "modes_covered", "kl_modes", "code_kl", "recon_error_test", "fd_recon", "steps",
-              "train_s")
+              "msssim_samples", "modes_covered", "kl_modes", "code_kl", "recon_error_test", "fd_recon", "recall_recon",
+              "steps", "train_s")
 STACKED_KEYS = ("modes_covered", "kl_modes", "fd", "fd_check", "coverage", "code_kl", "steps", "train_s")
 SPEED_KEYS = ("step_ms", "step_gflop", "efficiency", "cover_steps", "cover_s", "recon_target", "recon_s",
               "peer_recon_s")
