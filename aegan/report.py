@@ -41,11 +41,13 @@ EVAL_KEY_ORDER = [
     "modes_covered", "modes_total", "high_quality_fraction", "kl_modes",
     "fd", "kid", "classifier_score", "precision", "recall", "density", "coverage",
     "msssim_samples", "msssim_data", "birthday_support", "ndb", "ndb_k",
-    "recon_error_test", "code_kl",
+    "recon_error_test", "fd_recon", "precision_recon", "recall_recon", "code_kl",
 ]
 EVAL_KEYS_LAST = ["n_samples", "seed", "step"]
 # the numbers shown under the scored samples, where eval.json has them (the modes, when known, come first)
 HEADLINE_KEYS = ["high_quality_fraction", "fd", "precision", "recall", "coverage", "kl_modes"]
+# the numbers shown under the held-out reconstructions (recall_recon: what an exact code model would decode to)
+RECON_KEYS = ["fd_recon", "precision_recon", "recall_recon", "recon_error_test"]
 
 # The pictures `aegan eval` writes in RUN/report/ (aegan.evaluate.draw_pictures) and the file describing them.
 SCORED_PNG, PRIOR_PNG, RECON_PNG, INTERP_PNG = "samples.png", "prior_samples.png", "reconstructions.png", \
@@ -505,7 +507,8 @@ def _eval_pictures_html(run: RunData) -> str:
     if PRIOR_PNG in run.eval_pictures:
         pair.append(_figure_from_file(run.eval_pictures[PRIOR_PNG], _prior_caption(run)))
     if RECON_PNG in run.eval_pictures:
-        pair.append(_figure_from_file(run.eval_pictures[RECON_PNG], _recon_caption(run)))
+        numbers = " · ".join(f"{k} {fmt(v)}" for k in RECON_KEYS if is_number(v := (run.eval or {}).get(k)))
+        pair.append(_figure_from_file(run.eval_pictures[RECON_PNG], _recon_caption(run), details=numbers))
     if pair:
         title = "Prior samples and reconstructions" if len(pair) == 2 else (
             "Prior samples" if PRIOR_PNG in run.eval_pictures else "Reconstructions")

@@ -191,8 +191,9 @@ def test_folder_without_runs_raises(tmp_path: Path) -> None:
 
 
 IMAGE_SCORES = {"fd": 12.3456, "kid": 0.01, "precision": 0.81, "recall": 0.62, "coverage": 0.7, "kl_modes": 0.0456,
-                "modes_total": 10, "modes_covered": 10, "recon_error_test": 0.05, "n_samples": 10000, "seed": 0,
-                "step": 1000, "sampler": "gmm"}
+                "modes_total": 10, "modes_covered": 10, "recon_error_test": 0.05, "fd_recon": 9.31,
+                "precision_recon": 0.84, "recall_recon": 0.549, "n_samples": 10000, "seed": 0, "step": 1000,
+                "sampler": "gmm"}
 
 
 def add_eval_pictures(run: Path, sampler: str = "gmm", with_json: bool = True) -> dict[str, bytes]:
@@ -240,6 +241,8 @@ def test_scored_samples_lead_named_by_sampler_then_prior_recon_interpolations_th
     prior, recon = figure_of(page, pngs["prior_samples"]), figure_of(page, pngs["reconstructions"])
     assert "sampler prior, not scored" in prior
     assert "rows of 32 originals x alternate with their reconstructions G(E(x))" in recon
+    for number in ("fd_recon 9.31", "precision_recon 0.84", "recall_recon 0.549", "recon_error_test 0.05"):
+        assert number in recon and number not in scored  # the decoder's own numbers, under its picture
     pair = page[page.index('<div class="pair">'):]
     assert pair.index(prior) < pair.index(recon) < pair.index("</div>")  # side by side, prior first
     assert "each row goes from E(a) to E(b) of a held-out pair in 10 steps" in figure_of(page, pngs["interpolations"])
