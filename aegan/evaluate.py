@@ -82,7 +82,7 @@ def evaluate(run: Run | str | Path, n: int = 10_000, sampler: str | None = None,
         except DataError as e:
             say(f"aegan: warning: {e}; skipping recon_error_test and code_kl")
     if test is not None:
-        scores.update(encoder_scores(run, test, seed))
+        scores.update(encoder_scores(run, test, seed, n))
     scores.update({"n_samples": n, "seed": seed, "step": run.step, "sampler": sampler, "temperature": temperature})
     scores.update(code_model_scores(run))
     if write:
@@ -107,15 +107,17 @@ def code_model_scores(run: Run) -> dict[str, float]:
             if isinstance(row.get(key), float)}
 
 
-def encoder_scores(run: Run, x_test: torch.Tensor, seed: int) -> dict[str, float]:
+def encoder_scores(run: Run, x_test: torch.Tensor, seed: int, n: int | None = None) -> dict[str, float]:
     """recon_error_test: mean squared error per element of held-out reconstructions, on the model's scale
     (vectors standardized, images in [-1, 1]). fd_recon (image data): the FD, in the evaluator's features, between
     the held-out images and their reconstructions G(E(x)): how sharp the autoencoder is (0 for a perfect one; the
     blur of an MSE autoencoder raises it). precision_recon, recall_recon (image data): precision and recall (k = 3)
-    of those reconstructions against the reference images the samples are scored against (sample_scores), so
-    recall_recon reads on recall's scale: how much of the data the decoder reaches from the data's own codes, what
-    an exact model of the codes would decode to (real held-out images score about 0.87 on fashion-mnist). code_kl:
-    KL(q(z) ‖ p(z)) between the aggregate posterior of held-out codes and the prior, by the density-ratio trick
+    of the first `n` of those reconstructions (all if None) against the reference images that `n` samples are
+    scored against (sample_scores), in the evaluator's features (also when the samples are scored in features of
+    the user's): how much of the data the decoder reaches from the data's own codes, what an exact model of the
+    codes would decode to. On recall's scale when the held-out split holds at least `n` images (fashion-mnist at
+    the default 10,000, where real held-out images score about 0.87). code_kl: KL(q(z) ‖ p(z)) between the
+    aggregate posterior of held-out codes and the prior, by the density-ratio trick
     (aegan.density_ratio.estimate_kl)."""
     from aegan.density_ratio import estimate_kl
 
@@ -126,7 +128,8 @@ def encoder_scores(run: Run, x_test: torch.Tensor, seed: int) -> dict[str, float
         ev = evaluator_lib.for_data(ds, say)
         f_rec = ev.features(x_rec)
         scores["fd_recon"] = metrics.frechet_distance(ev.features(x_test, remember=True), f_rec)
-        pr = metrics.precision_recall(ev.features(reference_images(ds, len(x_test)), remember=True), f_rec)
+        n = len(x_test) if n is None else n
+        pr = metrics.precision_recall(ev.features(reference_images(ds, n), remember=True), f_rec[:n])
         scores["precision_recon"], scores["recall_recon"] = pr["precision"], pr["recall"]
     if len(z_hat) >= 100:  # the classifier needs enough held-out codes to train and to score on
         z_prior = run.model.prior(len(z_hat), "cpu", generator=torch.Generator().manual_seed(seed))

@@ -76,8 +76,8 @@ def measure(folder: str, sampler: str | None, n: int) -> dict[str, Any]:
     row: dict[str, Any] = {"run": Path(folder).name, "model": run.config.model, "step": run.step, "sampler": sampler,
                            **recall_parts(f_real, ev.features(x))}
     if run.model.has_encoder and len(ds.test):  # eval.json's keys, computed as `aegan eval` does
-        rec = encoder_scores(run, ds.test[:n].float(), seed=0)
-        row.update(precision_recon=rec["precision_recon"], recall_recon=rec["recall_recon"])
+        rec = encoder_scores(run, ds.test[:n].float(), seed=0, n=n)
+        row.update({k: rec[k] for k in ("precision_recon", "recall_recon") if k in rec})  # not below 100 images
     return row
 
 

@@ -353,23 +353,28 @@ def test_encoder_run_eval_json_has_the_fd_of_its_reconstructions(digits, digits_
     from aegan.metrics import frechet_distance, precision_recall
 
     run = aegan.train("ae", data="digits", steps=4, out=tmp_path / "a", overrides=tiny)
-    stored = aegan.evaluate(run, n=200)
+    n = 1500  # samples: scored against a reference of 1,500 images, where the 297 held-out images alone would get 1,000
+    stored = aegan.evaluate(run, n=n)
     test = digits.test
+    assert len(reference_images(digits, n)) != len(reference_images(digits, len(test)))
     x_rec = run.model.generate(run.encode_model(test))
     f_test, f_rec = digits_evaluator.features(test), digits_evaluator.features(x_rec)
-    f_ref = digits_evaluator.features(reference_images(digits, len(test)))  # what samples are scored against
+    f_ref = digits_evaluator.features(reference_images(digits, n))  # what the samples were scored against
     assert stored["fd_recon"] == pytest.approx(frechet_distance(f_test, f_rec), rel=1e-4) and stored["fd_recon"] > 0
     pr = precision_recall(f_ref, f_rec)
     assert (stored["precision_recon"], stored["recall_recon"]) == pytest.approx((pr["precision"], pr["recall"]))
-    run.decode_model = lambda z: test  # a perfect autoencoder on these images
-    perfect = encoder_scores(run, test, seed=0)
+    run.decode_model = lambda z: test[torch.arange(len(z)) % len(test)]  # a perfect autoencoder on these images
+    perfect = aegan.evaluate(run, n=n, sampler="prior", write=False)
     assert perfect["fd_recon"] == pytest.approx(0.0, abs=1e-3)
     real = precision_recall(f_ref, f_test)  # its reconstructions are held-out real images: they score as those do
     assert (perfect["precision_recon"], perfect["recall_recon"]) == pytest.approx((real["precision"], real["recall"]))
     assert perfect["recall_recon"] > 0.5
+    # against the reference the held-out count alone would pick, the same images score otherwise: the test tells
+    other = precision_recall(digits_evaluator.features(reference_images(digits, len(test))), f_test)
+    assert (other["precision"], other["recall"]) != pytest.approx((real["precision"], real["recall"]))
     run.decode_model = lambda z: test[:1].expand_as(test)  # a collapsed decoder: one image for every code
     # the k-NN radius among identical copies is 0, so no reference image lies in any reconstruction's ball
-    assert encoder_scores(run, test, seed=0)["recall_recon"] == 0.0
+    assert encoder_scores(run, test, seed=0, n=n)["recall_recon"] == 0.0
 
 
 def test_monitor_logs_during_training_and_can_stop_the_run(tmp_path, tiny, capsys):
