@@ -440,8 +440,12 @@ def _headline(ev: dict[str, Any]) -> str:
     parts = []
     if is_number(ev.get("modes_covered")) or is_number(ev.get("modes_total")):
         parts.append(f"modes {_modes_text(ev)}")
-    parts += [f"{k} {fmt(ev[k])}" for k in HEADLINE_KEYS if is_number(ev.get(k))]
-    return " · ".join(parts)
+    return " · ".join(parts + _numbers(ev, HEADLINE_KEYS))
+
+
+def _numbers(ev: dict[str, Any], keys: list[str]) -> list[str]:
+    """`key value` for each of `keys` that eval.json holds as a number, in that order."""
+    return [f"{k} {fmt(ev[k])}" for k in keys if is_number(ev.get(k))]
 
 
 def _scored_sampler(run: RunData) -> str | None:
@@ -507,7 +511,7 @@ def _eval_pictures_html(run: RunData) -> str:
     if PRIOR_PNG in run.eval_pictures:
         pair.append(_figure_from_file(run.eval_pictures[PRIOR_PNG], _prior_caption(run)))
     if RECON_PNG in run.eval_pictures:
-        numbers = " · ".join(f"{k} {fmt(v)}" for k in RECON_KEYS if is_number(v := (run.eval or {}).get(k)))
+        numbers = " · ".join(_numbers(run.eval or {}, RECON_KEYS))
         pair.append(_figure_from_file(run.eval_pictures[RECON_PNG], _recon_caption(run), details=numbers))
     if pair:
         title = "Prior samples and reconstructions" if len(pair) == 2 else (
